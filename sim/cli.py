@@ -22,8 +22,17 @@ from sim.policy.session import RelayCase, SessionResult, run_session
 __all__ = ["main"]
 
 _CASE_KEYS = {
-    "client", "client_name", "helo", "greeting", "sasl", "client_cert", "from", "rcpt",
-    "mail_params", "dns", "pipelined",
+    "client",
+    "client_name",
+    "helo",
+    "greeting",
+    "sasl",
+    "client_cert",
+    "from",
+    "rcpt",
+    "mail_params",
+    "dns",
+    "pipelined",
 }
 
 
@@ -63,7 +72,10 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--rcpt", action="append", default=[], metavar="ADDR", help="recipient")
     check.add_argument("--mail-params", default="", help="ESMTP parameters for MAIL FROM")
     check.add_argument(
-        "--dns", action="append", default=[], metavar="DOMAIN=STATUS",
+        "--dns",
+        action="append",
+        default=[],
+        metavar="DOMAIN=STATUS",
         help="what DNS says of a domain: exists, nxdomain, nullmx, tempfail, malformed",
     )
     check.add_argument("--cases", type=Path, metavar="FILE", help="JSONL batch ('-' for stdin)")
@@ -87,7 +99,9 @@ def _case_from_json(data: Any, where: str) -> RelayCase:
         raise InputError(f"{where}: expected a JSON object per line")
     unknown = sorted(set(data) - _CASE_KEYS)
     if unknown:
-        raise InputError(f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(sorted(_CASE_KEYS))})")
+        raise InputError(
+            f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(sorted(_CASE_KEYS))})"
+        )
     if "from" not in data or "rcpt" not in data:
         raise InputError(f"{where}: 'from' and 'rcpt' are required")
     rcpt = data["rcpt"]
@@ -120,9 +134,13 @@ def _case_from_json(data: Any, where: str) -> RelayCase:
 def _case(where: str, **kw: Any) -> RelayCase:
     try:
         client = ClientFacts(
-            address=kw["client"], name=kw["client_name"], helo=kw["helo"],
-            greeting=str(kw["greeting"]).upper(), sasl_login=kw["sasl"],
-            cert_fingerprint=kw["cert"], pipelined=kw["pipelined"],
+            address=kw["client"],
+            name=kw["client_name"],
+            helo=kw["helo"],
+            greeting=str(kw["greeting"]).upper(),
+            sasl_login=kw["sasl"],
+            cert_fingerprint=kw["cert"],
+            pipelined=kw["pipelined"],
         )
     except ValueError as exc:
         raise InputError(f"{where}: {exc} (expected an IPv4 or IPv6 address)") from None
@@ -160,9 +178,17 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         dns[domain] = status
     case = _case(
         "--client",
-        client=args.client, client_name=args.client_name, helo=args.helo, greeting=args.greeting,
-        sasl=args.sasl, cert=args.client_cert, sender=args.sender, rcpts=tuple(args.rcpt),
-        params=args.mail_params, dns=_dns(dns, "--dns"), pipelined=False,
+        client=args.client,
+        client_name=args.client_name,
+        helo=args.helo,
+        greeting=args.greeting,
+        sasl=args.sasl,
+        cert=args.client_cert,
+        sender=args.sender,
+        rcpts=tuple(args.rcpt),
+        params=args.mail_params,
+        dns=_dns(dns, "--dns"),
+        pipelined=False,
     )
     result = run_session(policy, case)
     if args.json:

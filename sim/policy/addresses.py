@@ -309,8 +309,10 @@ def _check_params(
         elif kind is PathKind.SENDER and upper == "ENVID" and val is not None:
             if not val or not _XTEXT.match(val) or len(val) > 100:
                 return (), Reply(501, "5.5.4", "Bad ENVID parameter syntax")
-        elif kind is PathKind.SENDER and upper in ("SMTPUTF8", "AUTH") and (
-            upper == "AUTH" or val is None
+        elif (
+            kind is PathKind.SENDER
+            and upper in ("SMTPUTF8", "AUTH")
+            and (upper == "AUTH" or val is None)
         ):
             pass
         elif kind is PathKind.RECIPIENT and upper == "NOTIFY" and val is not None:

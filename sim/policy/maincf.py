@@ -101,7 +101,9 @@ _COMPAT_DEFAULTS: dict[str, tuple[str, str, str]] = {
     "smtputf8_enable": ("1", "no", "yes"),
 }
 
-_EXPAND = re.compile(r"\$(?:\{([A-Za-z0-9_]+)(?:([?:])((?:[^{}]|\{[^{}]*\})*))?\}|\(([A-Za-z0-9_]+)\)|([A-Za-z0-9_]+))")
+_EXPAND = re.compile(
+    r"\$(?:\{([A-Za-z0-9_]+)(?:([?:])((?:[^{}]|\{[^{}]*\})*))?\}|\(([A-Za-z0-9_]+)\)|([A-Za-z0-9_]+))"
+)
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -154,7 +156,9 @@ class MainCf:
         try:
             text = path.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as exc:
-            raise PolicyConfigError(f"cannot read main.cf: {exc.strerror}", source=str(path)) from None
+            raise PolicyConfigError(
+                f"cannot read main.cf: {exc.strerror}", source=str(path)
+            ) from None
         return cls.parse(text, source=str(path), directory=path.parent)
 
     @classmethod
@@ -230,7 +234,9 @@ class MainCf:
 
     def _expand(self, value: str, depth: int) -> str:
         if depth > 20:
-            raise PolicyConfigError(f"parameter expansion too deep in {value!r}", source=self.source)
+            raise PolicyConfigError(
+                f"parameter expansion too deep in {value!r}", source=self.source
+            )
 
         def sub(m: re.Match[str]) -> str:
             name = m.group(1) or m.group(4) or m.group(5)
@@ -252,7 +258,9 @@ class MainCf:
         if value in ("no", "false", "0", ""):
             return False
         source, line = self.where(name)
-        raise PolicyConfigError(f"{name}: expected yes or no, got {value!r}", source=source, line=line)
+        raise PolicyConfigError(
+            f"{name}: expected yes or no, got {value!r}", source=source, line=line
+        )
 
     def integer(self, name: str) -> int:
         value = self.get(name).strip()

@@ -60,7 +60,9 @@ def _expand_patterns(value: str, tables: TableCache, line: int | None) -> list[s
             if not path.is_file() and tables.directory is not None:
                 path = tables.directory / path.name
             if not path.is_file():
-                raise PolicyConfigError(f"pattern file not found: {bare}", source=tables.source, line=line)
+                raise PolicyConfigError(
+                    f"pattern file not found: {bare}", source=tables.source, line=line
+                )
             out.extend(split_list(path.read_text(encoding="utf-8").replace("#", "\n#")))
         else:
             out.append(item)
@@ -95,7 +97,9 @@ class DomainList:
         for item in _expand_patterns(value, tables, line):
             negate = item.startswith("!")
             text = item.lstrip("!")
-            table = tables.open(text, line=line) if ":" in text and not text.startswith("[") else None
+            table = (
+                tables.open(text, line=line) if ":" in text and not text.startswith("[") else None
+            )
             self.patterns.append(_Pattern(negate, text.lower().rstrip("."), table))
 
     def __bool__(self) -> bool:
@@ -173,7 +177,11 @@ class HostList:
 
     def _matches(self, pattern: _Pattern, host: str, addr: IPAddress | None) -> bool:
         if pattern.network is not None:
-            return addr is not None and addr.version == pattern.network.version and addr in pattern.network
+            return (
+                addr is not None
+                and addr.version == pattern.network.version
+                and addr in pattern.network
+            )
         if pattern.table is not None:
             if host and host != "unknown":
                 for key, partial in _domain_candidates(host, self.parent_style):

@@ -39,38 +39,104 @@ __all__ = [
 ]
 
 MODELLED_RESTRICTIONS = frozenset(
-    """permit reject defer defer_if_permit defer_if_reject warn_if_reject permit_mynetworks
-    permit_sasl_authenticated permit_tls_clientcerts permit_tls_all_clientcerts
-    reject_unauth_destination defer_unauth_destination permit_auth_destination
-    reject_non_fqdn_sender reject_non_fqdn_recipient reject_non_fqdn_helo_hostname
-    reject_non_fqdn_hostname reject_invalid_helo_hostname reject_invalid_hostname
-    reject_unknown_sender_domain reject_unknown_recipient_domain reject_unlisted_recipient
-    check_recipient_maps reject_unlisted_sender reject_sender_login_mismatch
-    reject_authenticated_sender_login_mismatch reject_unauthenticated_sender_login_mismatch
-    reject_known_sender_login_mismatch reject_unauth_pipelining""".split()
+    [
+        "permit",
+        "reject",
+        "defer",
+        "defer_if_permit",
+        "defer_if_reject",
+        "warn_if_reject",
+        "permit_mynetworks",
+        "permit_sasl_authenticated",
+        "permit_tls_clientcerts",
+        "permit_tls_all_clientcerts",
+        "reject_unauth_destination",
+        "defer_unauth_destination",
+        "permit_auth_destination",
+        "reject_non_fqdn_sender",
+        "reject_non_fqdn_recipient",
+        "reject_non_fqdn_helo_hostname",
+        "reject_non_fqdn_hostname",
+        "reject_invalid_helo_hostname",
+        "reject_invalid_hostname",
+        "reject_unknown_sender_domain",
+        "reject_unknown_recipient_domain",
+        "reject_unlisted_recipient",
+        "check_recipient_maps",
+        "reject_unlisted_sender",
+        "reject_sender_login_mismatch",
+        "reject_authenticated_sender_login_mismatch",
+        "reject_unauthenticated_sender_login_mismatch",
+        "reject_known_sender_login_mismatch",
+        "reject_unauth_pipelining",
+    ]
 )
 # Restrictions that take the next word as their argument (a table, a DNS zone, a service).
 ARG_RESTRICTIONS = frozenset(
-    """check_client_access check_reverse_client_hostname_access check_helo_access
-    check_sender_access check_recipient_access check_ccert_access check_sasl_access
-    check_policy_service reject_rbl_client reject_rhsbl_client reject_rhsbl_sender
-    reject_rhsbl_recipient reject_rhsbl_helo reject_rhsbl_reverse_client permit_dnswl_client
-    permit_rhswl_client check_client_mx_access check_client_ns_access check_client_a_access
-    check_helo_mx_access check_helo_ns_access check_helo_a_access check_sender_mx_access
-    check_sender_ns_access check_sender_a_access check_recipient_mx_access
-    check_recipient_ns_access check_recipient_a_access check_reverse_client_hostname_mx_access
-    check_reverse_client_hostname_ns_access check_reverse_client_hostname_a_access sleep""".split()
+    [
+        "check_client_access",
+        "check_reverse_client_hostname_access",
+        "check_helo_access",
+        "check_sender_access",
+        "check_recipient_access",
+        "check_ccert_access",
+        "check_sasl_access",
+        "check_policy_service",
+        "reject_rbl_client",
+        "reject_rhsbl_client",
+        "reject_rhsbl_sender",
+        "reject_rhsbl_recipient",
+        "reject_rhsbl_helo",
+        "reject_rhsbl_reverse_client",
+        "permit_dnswl_client",
+        "permit_rhswl_client",
+        "check_client_mx_access",
+        "check_client_ns_access",
+        "check_client_a_access",
+        "check_helo_mx_access",
+        "check_helo_ns_access",
+        "check_helo_a_access",
+        "check_sender_mx_access",
+        "check_sender_ns_access",
+        "check_sender_a_access",
+        "check_recipient_mx_access",
+        "check_recipient_ns_access",
+        "check_recipient_a_access",
+        "check_reverse_client_hostname_mx_access",
+        "check_reverse_client_hostname_ns_access",
+        "check_reverse_client_hostname_a_access",
+        "sleep",
+    ]
 )
 # Real Postfix restrictions that need live DNS or daemons; evaluated as DUNNO, with a warning.
 UNMODELLED_RESTRICTIONS = frozenset(
-    """reject_unknown_client_hostname reject_unknown_client reject_unknown_reverse_client_hostname
-    reject_unknown_helo_hostname reject_unknown_hostname permit_mx_backup reject_unverified_sender
-    reject_unverified_recipient reject_multi_recipient_bounce reject_plaintext_session
-    permit_naked_ip_address check_relay_domains reject_non_fqdn_address""".split()
-) | (ARG_RESTRICTIONS - {
-    "check_client_access", "check_reverse_client_hostname_access", "check_helo_access",
-    "check_sender_access", "check_recipient_access", "check_ccert_access", "check_sasl_access",
-})
+    [
+        "reject_unknown_client_hostname",
+        "reject_unknown_client",
+        "reject_unknown_reverse_client_hostname",
+        "reject_unknown_helo_hostname",
+        "reject_unknown_hostname",
+        "permit_mx_backup",
+        "reject_unverified_sender",
+        "reject_unverified_recipient",
+        "reject_multi_recipient_bounce",
+        "reject_plaintext_session",
+        "permit_naked_ip_address",
+        "check_relay_domains",
+        "reject_non_fqdn_address",
+    ]
+) | (
+    ARG_RESTRICTIONS
+    - {
+        "check_client_access",
+        "check_reverse_client_hostname_access",
+        "check_helo_access",
+        "check_sender_access",
+        "check_recipient_access",
+        "check_ccert_access",
+        "check_sasl_access",
+    }
+)
 _REQUIRED = {
     "reject_unauth_destination",
     "defer_unauth_destination",
@@ -98,7 +164,7 @@ class Stage(Enum):
 
 
 class DomainStatus(Enum):
-    """What DNS said about a domain, for ``reject_unknown_*_domain`` (passed in, never looked up)."""
+    """What DNS said of a domain, for ``reject_unknown_*_domain`` (given, never looked up)."""
 
     EXISTS = "exists"
     NXDOMAIN = "nxdomain"
@@ -203,7 +269,9 @@ class RelayPolicy:
         self._check_required()
         parent = cfg.parent_matches
         self.mynetworks = HostList(
-            self._mynetworks_value(), self.tables, parent_style=parent("mynetworks"),
+            self._mynetworks_value(),
+            self.tables,
+            parent_style=parent("mynetworks"),
             line=cfg.where("mynetworks")[1],
         )
         self.warnings.extend(f"mynetworks: {w}" for w in self.mynetworks.warnings)
@@ -215,7 +283,10 @@ class RelayPolicy:
             for name in ("relay_domains", "virtual_alias_domains", "virtual_mailbox_domains")
         }
         mydestination = DomainList(
-            cfg.get("mydestination"), self.tables, parent_style=False, exact=True,
+            cfg.get("mydestination"),
+            self.tables,
+            parent_style=False,
+            exact=True,
             line=cfg.where("mydestination")[1],
         )
         self.resolver = Resolver(
@@ -238,24 +309,42 @@ class RelayPolicy:
         self.maps = {
             name: self._maps(name)
             for name in (
-                "local_recipient_maps", "relay_recipient_maps", "virtual_alias_maps",
-                "virtual_mailbox_maps", "smtpd_sender_login_maps", "relay_clientcerts",
+                "local_recipient_maps",
+                "relay_recipient_maps",
+                "virtual_alias_maps",
+                "virtual_mailbox_maps",
+                "smtpd_sender_login_maps",
+                "relay_clientcerts",
             )
         }
         self.mydestination = mydestination
         for name in (
-            "smtpd_delay_reject", "smtpd_helo_required", "smtpd_sasl_auth_enable", "soft_bounce",
-            "allow_untrusted_routing", "strict_rfc821_envelopes", "show_user_unknown_table_name",
-            "smtpd_relay_before_recipient_restrictions", "smtpd_reject_unlisted_recipient",
+            "smtpd_delay_reject",
+            "smtpd_helo_required",
+            "smtpd_sasl_auth_enable",
+            "soft_bounce",
+            "allow_untrusted_routing",
+            "strict_rfc821_envelopes",
+            "show_user_unknown_table_name",
+            "smtpd_relay_before_recipient_restrictions",
+            "smtpd_reject_unlisted_recipient",
             "smtpd_reject_unlisted_sender",
         ):
             cfg.flag(name)  # validate yes/no now, with file and line
         for name in (
-            "relay_domains_reject_code", "unknown_address_reject_code", "non_fqdn_reject_code",
-            "access_map_reject_code", "access_map_defer_code", "defer_code", "reject_code",
-            "invalid_hostname_reject_code", "unknown_local_recipient_reject_code",
-            "unknown_relay_recipient_reject_code", "unknown_virtual_alias_reject_code",
-            "unknown_virtual_mailbox_reject_code", "message_size_limit",
+            "relay_domains_reject_code",
+            "unknown_address_reject_code",
+            "non_fqdn_reject_code",
+            "access_map_reject_code",
+            "access_map_defer_code",
+            "defer_code",
+            "reject_code",
+            "invalid_hostname_reject_code",
+            "unknown_local_recipient_reject_code",
+            "unknown_relay_recipient_reject_code",
+            "unknown_virtual_alias_reject_code",
+            "unknown_virtual_mailbox_reject_code",
+            "message_size_limit",
         ):
             cfg.integer(name)
         for table in self.tables._tables.values():
@@ -356,7 +445,9 @@ class RelayPolicy:
         nets: list[str] = []
         for addr in sorted(self._interface_addresses_raw(), key=lambda a: (a.version, int(a))):
             if style == "host":
-                nets.append(f"{addr}/{addr.max_prefixlen}" if addr.version == 4 else f"[{addr}]/128")
+                nets.append(
+                    f"{addr}/{addr.max_prefixlen}" if addr.version == 4 else f"[{addr}]/128"
+                )
             elif addr.is_loopback and addr.version == 4:
                 nets.append("127.0.0.0/8")
             elif addr.version == 4:

@@ -46,7 +46,11 @@ class AddressClass(Enum):
     @property
     def is_final(self) -> bool:
         """This host is the final destination (Postfix RESOLVE_CLASS_FINAL)."""
-        return self in (AddressClass.LOCAL, AddressClass.VIRTUAL_ALIAS, AddressClass.VIRTUAL_MAILBOX)
+        return self in (
+            AddressClass.LOCAL,
+            AddressClass.VIRTUAL_ALIAS,
+            AddressClass.VIRTUAL_MAILBOX,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,12 @@ class Resolver:
         saved_domain: str | None = None
         remote = False
         for _ in range(_MAX_LOOPS):
-            if "@" in cur and cur.endswith(".") and not cur.endswith("..") and not cur.endswith("@."):
+            if (
+                "@" in cur
+                and cur.endswith(".")
+                and not cur.endswith("..")
+                and not cur.endswith("@.")
+            ):
                 cur = cur[:-1]
             if self.null_domain and cur.endswith("@"):
                 cur = cur[:-1]
@@ -180,7 +189,9 @@ class Resolver:
                 continue
             break
         if not remote:
-            cur = f"{cur}@{saved_domain}" if saved_domain is not None else f"{cur}@{self.myhostname}"
+            cur = (
+                f"{cur}@{saved_domain}" if saved_domain is not None else f"{cur}@{self.myhostname}"
+            )
         return self._classify(cur, remote)
 
     def _classify(self, address: str, remote: bool) -> Resolution:

@@ -38,8 +38,14 @@ __all__ = ["Evaluation"]
 
 _DSN = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)")
 _DSN_FIX = {  # smtpd_dsn_fix.c: X.1.y (sender, recipient) by y
-    "1": ("1.0", "1.1"), "2": ("1.8", "1.2"), "3": ("1.7", "1.3"), "4": ("1.0", "1.4"),
-    "5": ("1.0", "1.5"), "6": ("1.0", "1.6"), "7": ("1.7", "1.3"), "8": ("1.8", "1.2"),
+    "1": ("1.0", "1.1"),
+    "2": ("1.8", "1.2"),
+    "3": ("1.7", "1.3"),
+    "4": ("1.0", "1.4"),
+    "5": ("1.0", "1.5"),
+    "6": ("1.0", "1.6"),
+    "7": ("1.7", "1.3"),
+    "8": ("1.8", "1.2"),
 }
 _EXEMPT_LOCAL = ("postmaster", "mailer-daemon")
 _ENGINE_WORDS = MODELLED_RESTRICTIONS | ARG_RESTRICTIONS | UNMODELLED_RESTRICTIONS
@@ -107,7 +113,11 @@ class Evaluation:
         if self.sender is None:
             return Status.DUNNO
         status = self._run_stage("smtpd_sender_restrictions", Stage.SENDER, self.sender)
-        if status is not Status.REJECT and self.sender and self.p.flag("smtpd_reject_unlisted_sender"):
+        if (
+            status is not Status.REJECT
+            and self.sender
+            and self.p.flag("smtpd_reject_unlisted_sender")
+        ):
             try:
                 status = self._unlisted(self.sender, Stage.SENDER)
             except _Rejected:
@@ -156,7 +166,9 @@ class Evaluation:
         status = Status.DUNNO
         try:
             for list_name in order:
-                status = self._generic(list_name, self.p.lists[list_name], Stage.RECIPIENT, recipient, 0)
+                status = self._generic(
+                    list_name, self.p.lists[list_name], Stage.RECIPIENT, recipient, 0
+                )
                 if status is Status.REJECT:
                     break
         except _Rejected:
@@ -179,7 +191,9 @@ class Evaluation:
 
     # -- the list walker ---------------------------------------------------------------
 
-    def _generic(self, list_name: str, words: list[str], stage: Stage, name: str, depth: int) -> Status:
+    def _generic(
+        self, list_name: str, words: list[str], stage: Stage, name: str, depth: int
+    ) -> Status:
         self.current_list = list_name
         i = 0
         while i < len(words):
@@ -192,7 +206,9 @@ class Evaluation:
             if status is Status.REJECT:
                 self.steps.append(Step(list_name, label, str(self.reply)))
                 raise _Rejected
-            self.steps.append(Step(list_name, label, "permit" if status is Status.OK else "no decision"))
+            self.steps.append(
+                Step(list_name, label, "permit" if status is Status.OK else "no decision")
+            )
             if warn:
                 self.warn_if_reject = False
             if status is Status.OK:
@@ -261,9 +277,15 @@ class Evaluation:
             return Status.OK if c.cert_fingerprint and c.cert_trusted else Status.DUNNO
         if word == "permit_tls_clientcerts":
             fpr = c.cert_fingerprint
-            hit = fpr is not None and any(t.lookup(fpr) is not None for t in p.maps["relay_clientcerts"])
+            hit = fpr is not None and any(
+                t.lookup(fpr) is not None for t in p.maps["relay_clientcerts"]
+            )
             return Status.OK if hit else Status.DUNNO
-        if word in ("reject_unauth_destination", "defer_unauth_destination", "permit_auth_destination"):
+        if word in (
+            "reject_unauth_destination",
+            "defer_unauth_destination",
+            "permit_auth_destination",
+        ):
             return self._auth_destination(word)
         if word in ("reject_non_fqdn_sender", "reject_non_fqdn_recipient"):
             return self._non_fqdn(word)
@@ -298,8 +320,10 @@ class Evaluation:
             return self._generic(self.current_list, p.lists[word], stage, name, depth + 1)
         if ":" in word:
             default = {
-                Stage.CLIENT: "check_client_access", Stage.HELO: "check_helo_access",
-                Stage.SENDER: "check_sender_access", Stage.RECIPIENT: "check_recipient_access",
+                Stage.CLIENT: "check_client_access",
+                Stage.HELO: "check_helo_access",
+                Stage.SENDER: "check_sender_access",
+                Stage.RECIPIENT: "check_recipient_access",
             }[stage]
             return self._access(default, p.tables.open(word), depth)
         return self._config_error(word)
@@ -371,7 +395,11 @@ class Evaluation:
 
     def _helo_literal(self, helo: str, word: str) -> Status:
         inner = helo[1:-1] if len(helo) > 2 and helo.endswith("]") else helo
-        ok = _is_ip(inner[5:]) if inner[:5].lower() == "ipv6:" else (_is_ip(inner) and ":" not in inner)
+        ok = (
+            _is_ip(inner[5:])
+            if inner[:5].lower() == "ipv6:"
+            else (_is_ip(inner) and ":" not in inner)
+        )
         if ok:
             return Status.DUNNO
         text = f"<{helo}>: Helo command rejected: invalid ip address"
@@ -392,8 +420,10 @@ class Evaluation:
         code = self.p.code("unknown_address_reject_code")
         if status is DomainStatus.NULL_MX:
             text = f"{prefix}: Domain {res.domain} does not accept mail (nullMX)"
-            return self.reject(550, "4.7.27", text, word) if is_sender else self.reject(
-                556, "4.1.10", text, word
+            return (
+                self.reject(550, "4.7.27", text, word)
+                if is_sender
+                else self.reject(556, "4.1.10", text, word)
             )
         if status is DomainStatus.NXDOMAIN:
             return self.reject(code, dsn, f"{prefix}: Domain not found", word)
@@ -447,9 +477,9 @@ class Evaluation:
             maps = self.p.maps["local_recipient_maps"]
             lp = res.local_part.lower()
             exempt = lp in _EXEMPT_LOCAL or lp == self.p.cfg.get("double_bounce_sender").lower()
-            if self.p.cfg.get("local_recipient_maps").strip() and not exempt:
-                if self._addr_find(maps, res.recipient) is None:
-                    return unknown("unknown_local_recipient_reject_code", "local recipient")
+            listed = exempt or self._addr_find(maps, res.recipient) is not None
+            if self.p.cfg.get("local_recipient_maps").strip() and not listed:
+                return unknown("unknown_local_recipient_reject_code", "local recipient")
         elif klass is AddressClass.VIRTUAL_MAILBOX:
             maps = self.p.maps["virtual_mailbox_maps"]
             if maps and self._addr_find(maps, res.recipient) is None:
@@ -469,8 +499,14 @@ class Evaluation:
         login = self.client.sasl_login
         owners = self._addr_find(maps, self.p.resolve(self.sender).recipient)
         prefix = f"<{self.sender}>: Sender address rejected"
-        check_auth = word in ("reject_sender_login_mismatch", "reject_authenticated_sender_login_mismatch")
-        check_unauth = word in ("reject_sender_login_mismatch", "reject_unauthenticated_sender_login_mismatch")
+        check_auth = word in (
+            "reject_sender_login_mismatch",
+            "reject_authenticated_sender_login_mismatch",
+        )
+        check_unauth = word in (
+            "reject_sender_login_mismatch",
+            "reject_unauthenticated_sender_login_mismatch",
+        )
         if word == "reject_known_sender_login_mismatch":
             check_auth = login is not None and owners is not None
             check_unauth = login is None
@@ -498,7 +534,9 @@ class Evaluation:
         if word == "check_sasl_access":
             if c.sasl_login is None:
                 return Status.DUNNO
-            return self._table(table, [(c.sasl_login, False)], c.sasl_login, Stage.CLIENT, word, depth)
+            return self._table(
+                table, [(c.sasl_login, False)], c.sasl_login, Stage.CLIENT, word, depth
+            )
         if word == "check_ccert_access":
             if c.cert_fingerprint is None:
                 return Status.DUNNO
@@ -542,12 +580,20 @@ class Evaluation:
         return keys
 
     def _table(
-        self, table: Table, keys: list[tuple[str, bool]], name: str, stage: Stage, word: str, depth: int
+        self,
+        table: Table,
+        keys: list[tuple[str, bool]],
+        name: str,
+        stage: Stage,
+        word: str,
+        depth: int,
     ) -> Status:
         for key, partial in keys:
             value = table.lookup(key, partial=partial)
             if value is not None:
-                self.steps.append(Step(self.current_list, f"{word} {table.ref}", f"{key} -> {value}"))
+                self.steps.append(
+                    Step(self.current_list, f"{word} {table.ref}", f"{key} -> {value}")
+                )
                 return self._table_result(value, name, stage, f"{word} {table.ref}", depth)
         return Status.DUNNO
 
@@ -645,4 +691,3 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
-

@@ -61,7 +61,9 @@ class SessionResult:
                 entry.update({"code": None, "enhanced": None, "text": "connection closed"})
             else:
                 entry.update(ex.reply.as_dict())
-            entry["decided_by"] = ex.decision.by if ex.decision and not ex.decision.accepted else None
+            entry["decided_by"] = (
+                ex.decision.by if ex.decision and not ex.decision.accepted else None
+            )
             rcpts.append(entry)
         return {"mail": self.mail.as_dict(), "rcpt": rcpts}
 
@@ -80,11 +82,11 @@ def run_session(policy: RelayPolicy, case: RelayCase) -> SessionResult:
     closed = False
     banner = Reply(220, None, f"{policy.cfg.myhostname} ESMTP Postfix")
     if not delay:
-        decision = policy.check_client(client)
-        if not decision.accepted:
-            exchanges.append(Exchange(None, decision.reply, decision))
+        connect = policy.check_client(client)
+        if not connect.accepted:
+            exchanges.append(Exchange(None, connect.reply, connect))
             denied = Reply(503, "5.7.0", f"Error: access denied for {client.namaddr}")
-            closed = decision.disconnect
+            closed = connect.disconnect
         else:
             exchanges.append(Exchange(None, banner))
     else:
@@ -106,12 +108,24 @@ def run_session(policy: RelayPolicy, case: RelayCase) -> SessionResult:
         else:
             answer(command, Reply(250, None, policy.cfg.myhostname))
             helo_ok = True
-    effective = client if helo_ok else ClientFacts(
-        client.address, client.name, None, client.greeting, client.sasl_login,
-        client.cert_fingerprint, client.cert_trusted, client.pipelined,
+    effective = (
+        client
+        if helo_ok
+        else ClientFacts(
+            client.address,
+            client.name,
+            None,
+            client.greeting,
+            client.sasl_login,
+            client.cert_fingerprint,
+            client.cert_trusted,
+            client.pipelined,
+        )
     )
 
-    mail_cmd = _path("MAIL FROM:", case.sender) + (f" {case.mail_params}" if case.mail_params else "")
+    mail_cmd = _path("MAIL FROM:", case.sender) + (
+        f" {case.mail_params}" if case.mail_params else ""
+    )
     mail_reply: Reply
     sender: str | None = None
     smtputf8 = False
@@ -123,7 +137,8 @@ def run_session(policy: RelayPolicy, case: RelayCase) -> SessionResult:
         mail_reply = R503_NEED_HELO
     else:
         parsed = parse_path_command(
-            PathKind.SENDER, mail_cmd[5:],
+            PathKind.SENDER,
+            mail_cmd[5:],
             strict_rfc821=policy.flag("strict_rfc821_envelopes"),
             size_limit=policy.code("message_size_limit"),
         )
@@ -150,7 +165,7 @@ def run_session(policy: RelayPolicy, case: RelayCase) -> SessionResult:
         if closed:
             rcpts.append(Exchange(command, None, None, rcpt))
             continue
-        decision = None
+        decision: Decision | None = None
         if denied is not None:
             reply = denied
         elif sender is None:
@@ -190,8 +205,10 @@ def _rcpt(
     dns: Mapping[str, DomainStatus],
 ) -> tuple[Reply, Decision | None]:
     parsed = parse_path_command(
-        PathKind.RECIPIENT, command[5:],
-        strict_rfc821=policy.flag("strict_rfc821_envelopes"), smtputf8=smtputf8,
+        PathKind.RECIPIENT,
+        command[5:],
+        strict_rfc821=policy.flag("strict_rfc821_envelopes"),
+        smtputf8=smtputf8,
     )
     if isinstance(parsed, Reply):
         return parsed, None
@@ -200,4 +217,3 @@ def _rcpt(
         return R501_BAD_RCPT_SYNTAX, None
     decision = policy.check_recipient(client, sender, text, dns=dns)
     return decision.reply, decision
-

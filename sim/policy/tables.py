@@ -20,14 +20,30 @@ from pathlib import Path
 from sim.errors import PolicyConfigError
 from sim.policy.maincf import split_list
 
-__all__ = ["Table", "TableCache", "UNIX_PASSWD_USERS"]
+__all__ = ["UNIX_PASSWD_USERS", "Table", "TableCache"]
 
 # What ``unix:passwd.byname`` answers on a fresh Debian host: relaysim has no /etc/passwd
 # of the simulated machine, so it uses this fixed, documented list of system accounts.
-UNIX_PASSWD_USERS = (
-    "root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc "
-    "nobody postfix"
-).split()
+UNIX_PASSWD_USERS = [
+    "root",
+    "daemon",
+    "bin",
+    "sys",
+    "sync",
+    "games",
+    "man",
+    "lp",
+    "mail",
+    "news",
+    "uucp",
+    "proxy",
+    "www-data",
+    "backup",
+    "list",
+    "irc",
+    "nobody",
+    "postfix",
+]
 _INDEXED = {"hash", "texthash", "lmdb", "btree", "cdb", "dbm", "sdbm"}
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _REGEXP_RULE = re.compile(r"^(!?)/((?:\\.|[^/\\])*)/([A-Za-z]*)\s*(.*)$")
