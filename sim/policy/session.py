@@ -101,10 +101,10 @@ def run_session(policy: RelayPolicy, case: RelayCase) -> SessionResult:
         if denied is not None:
             answer(command, denied)
         elif not delay:
-            decision = policy.check_helo(client)
-            answer(command, decision.reply, decision)
-            helo_ok = decision.accepted
-            closed = decision.disconnect
+            helo_decision = policy.check_helo(client)
+            answer(command, helo_decision.reply, helo_decision)
+            helo_ok = helo_decision.accepted
+            closed = helo_decision.disconnect
         else:
             answer(command, Reply(250, None, policy.cfg.myhostname))
             helo_ok = True
@@ -150,10 +150,10 @@ def run_session(policy: RelayPolicy, case: RelayCase) -> SessionResult:
             if policy.address_error(text, smtputf8=smtputf8):
                 mail_reply = R501_BAD_SENDER_SYNTAX
             elif not delay:
-                decision = policy.check_sender(effective, text)
-                mail_reply = decision.reply if not decision.accepted else R250_SENDER_OK
-                sender = text if decision.accepted else None
-                closed = decision.disconnect
+                mail_decision = policy.check_sender(effective, text)
+                mail_reply = mail_decision.reply if not mail_decision.accepted else R250_SENDER_OK
+                sender = text if mail_decision.accepted else None
+                closed = mail_decision.disconnect
             else:
                 mail_reply, sender = R250_SENDER_OK, text
     if not closed:
