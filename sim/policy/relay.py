@@ -36,6 +36,7 @@ __all__ = [
     "RelayPolicy",
     "Stage",
     "Step",
+    "pop_before_smtp_table",
 ]
 
 MODELLED_RESTRICTIONS = frozenset(
@@ -538,6 +539,18 @@ class RelayPolicy:
         if resolution.error:
             return True
         return not smtputf8 and not resolution.domain.isascii()
+
+
+def pop_before_smtp_table(logins: Mapping[str, float], *, now: float, window: float) -> str:
+    """The access table a POP-before-SMTP daemon keeps (the seed's SMTP-after-POP strategy).
+
+    Clients that read their mailbox within ``window`` seconds of ``now`` are listed with
+    their login time; Postfix treats an all-digit right-hand side as OK, and the daemon
+    drops stale entries, which is what makes the permission temporary.  Use it with
+    ``check_client_access hash:FILE`` before ``reject_unauth_destination``.
+    """
+    rows = [f"{ip} {int(t)}" for ip, t in sorted(logins.items()) if 0 <= now - t <= window]
+    return "".join(f"{row}\n" for row in rows)
 
 
 MODELLED_ACCESS = frozenset(

@@ -143,7 +143,7 @@ class Resolver:
         """Resolve an internal-form address (quotes removed, as smtpd keeps it)."""
         if addr.endswith("@") and not self.null_domain:
             return Resolution(addr.lower(), AddressClass.DEFAULT, error=True)
-        cur = addr
+        cur = self.rewrite(addr) if addr else addr  # smtpd rewrites in the local context first
         saved_domain: str | None = None
         remote = False
         for _ in range(_MAX_LOOPS):
