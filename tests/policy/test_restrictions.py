@@ -414,7 +414,7 @@ def test_strategy_smtp_after_pop(tmp_path: Path) -> None:
 
 
 def test_strategy_tls_client_certificates(tmp_path: Path) -> None:
-    fpr = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
+    fpr = ":".join(["AB", "CD", "EF", "01", "23", "45", "67", "89"] * 4)
     p = policy(
         tmp_path,
         "relay_clientcerts = hash:certs\nsmtpd_relay_restrictions = permit_mynetworks, "
