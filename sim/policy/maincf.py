@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sim.errors import PolicyConfigError
 
-__all__ = ["MainCf", "compat_at_least", "split_list"]
+__all__ = ["MODELLED_PARAMETERS", "MainCf", "compat_at_least", "split_list"]
 
 # Postfix 3.7 built-in defaults that do not depend on compatibility_level.
 _DEFAULTS: dict[str, str] = {
@@ -100,6 +100,8 @@ _COMPAT_DEFAULTS: dict[str, tuple[str, str, str]] = {
     "smtpd_relay_before_recipient_restrictions": ("3.6", "no", "yes"),
     "smtputf8_enable": ("1", "no", "yes"),
 }
+
+MODELLED_PARAMETERS = frozenset(_DEFAULTS) | frozenset(_COMPAT_DEFAULTS) | {"mydomain"}
 
 _EXPAND = re.compile(
     r"\$(?:\{([A-Za-z0-9_]+)(?:([?:])((?:[^{}]|\{[^{}]*\})*))?\}|\(([A-Za-z0-9_]+)\)|([A-Za-z0-9_]+))"

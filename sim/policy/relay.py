@@ -20,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 
 from sim.errors import PolicyConfigError
-from sim.policy.maincf import MainCf
+from sim.policy.maincf import MODELLED_PARAMETERS, MainCf
 from sim.policy.matchlists import DomainList, HostList, normalize_ip
 from sim.policy.replies import Reply
 from sim.policy.resolve import Resolution, Resolver
@@ -350,6 +350,16 @@ class RelayPolicy:
             cfg.integer(name)
         for table in self.tables._tables.values():
             self.warnings.extend(table.warnings)
+        for name in cfg.values:
+            if (
+                name not in MODELLED_PARAMETERS
+                and name not in self.classes
+                and _relay_relevant(name)
+            ):
+                source, line = cfg.where(name)
+                self.warnings.append(
+                    f"{source}:{line}: {name} is not modelled by relaysim (ignored)"
+                )
 
     def _compile_list(self, name: str) -> list[str]:
         source, line = self.cfg.where(name)
@@ -483,10 +493,10 @@ class RelayPolicy:
             try:
                 out.append(self.tables.open(ref, line=line))
             except PolicyConfigError:
-                if self.cfg.is_set(name) or name != "local_recipient_maps":
+                if ref.partition(":")[2] != "/etc/aliases":
                     raise
-                # The default alias_maps (hash:/etc/aliases) of a machine we do not have.
-                self.warnings.append(f"{name}: default {ref} not found; using an empty table")
+                # The system alias file of a machine relaysim does not have.
+                self.warnings.append(f"{name}: {ref} not found; using an empty alias table")
         return out
 
     # -- helpers for the engine --------------------------------------------------------
@@ -564,6 +574,53 @@ MODELLED_ACCESS = frozenset(
         "check_sasl_access",
     }
 )
+
+
+_DAEMON_ONLY = (
+    "tls",
+    "banner",
+    "timeout",
+    "limit",
+    "milter",
+    "sasl",
+    "proxy",
+    "client_",
+    "error",
+    "junk",
+    "hard_error",
+    "soft_error",
+    "authorized",
+    "log",
+    "discard",
+    "forbid",
+    "policy",
+    "upstream",
+    "peername",
+    "expansion",
+    "history",
+    "overshoot",
+    "command_filter",
+    "per_record",
+    "noop",
+    "footer",
+    "dns_reply",
+    "service_name",
+    "use_tls",
+    "enforce_tls",
+    "recipient_limit",
+    "etrn",
+    "chunking",
+    "pipelining",
+    "xforward",
+    "reject_unlisted",
+)
+
+
+def _relay_relevant(name: str) -> bool:
+    """Parameters that could change a relay decision, so ignoring them deserves a warning."""
+    if name.endswith("_restrictions"):
+        return True
+    return name.startswith("smtpd_") and not any(word in name for word in _DAEMON_ONLY)
 
 
 def _class_prefix(addr: ipaddress.IPv4Address) -> int:

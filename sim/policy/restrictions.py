@@ -79,6 +79,7 @@ class Evaluation:
         self.recipient = recipient
         self.dns = {k.lower().rstrip("."): v for k, v in (dns or {}).items()}
         self.defer_if_permit: Reply | None = None
+        self.defer_if_permit_by: str | None = None
         self.defer_if_reject: Reply | None = None
         self.warn_if_reject = False
         self.discard = False
@@ -157,6 +158,7 @@ class Evaluation:
             replay._helo()
             replay._sender()
             self.defer_if_permit = replay.defer_if_permit
+            self.defer_if_permit_by = replay.defer_if_permit_by
         self.permitted_by = None
         order = ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"]
         if not self.p.flag("smtpd_relay_before_recipient_restrictions"):
@@ -174,7 +176,7 @@ class Evaluation:
         except _Rejected:
             status = Status.REJECT
         if status is not Status.REJECT and self.defer_if_permit is not None:
-            self.reply, self.by = self.defer_if_permit, self.by or "defer_if_permit"
+            self.reply, self.by = self.defer_if_permit, self.defer_if_permit_by
             self.steps.append(Step("-", "defer_if_permit", f"pending deferral: {self.reply}"))
             status = Status.REJECT
         if (
@@ -237,10 +239,10 @@ class Evaluation:
             code -= 100
         return Reply(code, f"{str(code)[0]}{dsn[1:]}", text[:510])
 
-    def _pending(self, kind: str, code: int, dsn: str, text: str) -> Status:
+    def _pending(self, kind: str, code: int, dsn: str, text: str, by: str) -> Status:
         reply = self._build(code, dsn, text)
         if kind == "permit" and self.defer_if_permit is None:
-            self.defer_if_permit = reply
+            self.defer_if_permit, self.defer_if_permit_by = reply, by
         elif kind == "reject" and self.defer_if_reject is None:
             self.defer_if_reject = reply
         return Status.DUNNO
@@ -257,9 +259,13 @@ class Evaluation:
         if word == "defer":
             return self.reject(p.code("defer_code"), "4.3.2", f"{prefix}: Try again later", word)
         if word == "defer_if_permit":
-            return self._pending("permit", 450, "4.7.0", f"{prefix}: defer_if_permit requested")
+            return self._pending(
+                "permit", 450, "4.7.0", f"{prefix}: defer_if_permit requested", word
+            )
         if word == "defer_if_reject":
-            return self._pending("reject", 450, "4.7.0", f"{prefix}: defer_if_reject requested")
+            return self._pending(
+                "reject", 450, "4.7.0", f"{prefix}: defer_if_reject requested", word
+            )
         if word == "warn_if_reject":
             self.warn_if_reject = True
             return Status.DUNNO
@@ -430,7 +436,7 @@ class Evaluation:
         if status is DomainStatus.MALFORMED:
             return self.reject(code, dsn, f"{prefix}: Malformed DNS server reply", word)
         if status is DomainStatus.TEMPFAIL:
-            return self._pending("permit", 450, dsn, f"{prefix}: Domain not found")
+            return self._pending("permit", 450, dsn, f"{prefix}: Domain not found", word)
         return Status.DUNNO
 
     def _addr_find(self, tables: list[Table], resolved: str) -> str | None:
@@ -626,7 +632,7 @@ class Evaluation:
         if upper in ("DEFER_IF_PERMIT", "DEFER_IF_REJECT"):
             dsn, msg = dsn_text("4.7.1", "Service unavailable")
             kind = "permit" if upper == "DEFER_IF_PERMIT" else "reject"
-            return self._pending(kind, self.p.code("access_map_defer_code"), dsn, msg)
+            return self._pending(kind, self.p.code("access_map_defer_code"), dsn, msg, by)
         if value.strip().isdigit():
             return Status.OK
         if len(cmd) == 3 and cmd.isdigit() and cmd[0] in "45" and text:
