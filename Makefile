@@ -30,7 +30,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest tests
+	cd notebooks && ../$(BIN)/pytest --nbmake --nbmake-timeout=120 -p no:cacheprovider .
 
 test: lint typecheck pytest
 
