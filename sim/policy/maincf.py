@@ -220,7 +220,7 @@ class MainCf:
         if name == "mydomain":
             host = self.get("myhostname")
             dot = host.find(".")
-            return "localdomain" if dot < 0 or "." not in host[dot + 1 :] else host[dot + 1 :]
+            return "localdomain" if dot < 0 else host[dot + 1 :]  # Postfix check_mydomainname
         if name in _COMPAT_DEFAULTS:
             level, below, above = _COMPAT_DEFAULTS[name]
             return above if compat_at_least(self.compat_level, level) else below
