@@ -90,7 +90,7 @@ def _dns(mapping: dict[str, Any], where: str) -> dict[str, DomainStatus]:
         try:
             out[str(domain)] = DomainStatus.from_text(str(status))
         except ValueError as exc:
-            raise InputError(f"{where}: dns: {exc}") from None
+            raise InputError(f"{where}: {exc}") from None
     return out
 
 
@@ -126,7 +126,7 @@ def _case_from_json(data: Any, where: str) -> RelayCase:
         sender=data["from"] if data["from"] is not None else "",
         rcpts=tuple(rcpt),
         params=str(params),
-        dns=_dns(dns, where),
+        dns=_dns(dns, f"{where}: dns"),
         pipelined=bool(data.get("pipelined", False)),
     )
 
@@ -143,7 +143,7 @@ def _case(where: str, **kw: Any) -> RelayCase:
             pipelined=kw["pipelined"],
         )
     except ValueError as exc:
-        raise InputError(f"{where}: {exc} (expected an IPv4 or IPv6 address)") from None
+        raise InputError(f"{where}: {exc}") from None
     return RelayCase(client, kw["sender"], kw["rcpts"], kw["params"], kw["dns"])
 
 
@@ -210,7 +210,7 @@ def _batch(policy: RelayPolicy, path: Path, out: TextIO) -> int:
                 continue
             where = f"{name}:{number}"
             try:
-                data = json.loads(line)
+                data = json.loads(line.strip())
             except json.JSONDecodeError as exc:
                 raise InputError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
             result = run_session(policy, _case_from_json(data, where))

@@ -197,7 +197,12 @@ class ClientFacts:
 
     def __post_init__(self) -> None:
         if self.address is not None:
-            normalize_ip(self.address)  # raises ValueError for a bad address
+            try:
+                normalize_ip(self.address)
+            except ValueError:
+                raise ValueError(
+                    f"client address {self.address!r} is not an IPv4 or IPv6 address"
+                ) from None
         if self.greeting.upper() not in ("EHLO", "HELO"):
             raise ValueError(f"greeting must be EHLO or HELO, got {self.greeting!r}")
 

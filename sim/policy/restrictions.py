@@ -106,7 +106,7 @@ class Evaluation:
         return self._run_stage("smtpd_client_restrictions", Stage.CLIENT, self.client.namaddr)
 
     def _helo(self) -> Status:
-        if self.client.helo is None and not self.p.lists["smtpd_helo_restrictions"]:
+        if self.client.helo is None:  # Postfix skips HELO restrictions without HELO
             return Status.DUNNO
         return self._run_stage("smtpd_helo_restrictions", Stage.HELO, self.client.helo or "")
 
@@ -151,6 +151,8 @@ class Evaluation:
             for stage in (self._client, self._helo, self._sender):
                 if stage() is Status.REJECT:
                     return self._decision(Status.REJECT, R250_RCPT_OK)
+                if self.discard:  # DISCARD accepts the whole message; nothing else is checked
+                    return self._decision(Status.OK, R250_RCPT_OK)
         else:
             # Recover the pending defer_if_permit of the earlier stages, as they ran then.
             replay = Evaluation(self.p, self.client, sender=self.sender)
@@ -158,6 +160,7 @@ class Evaluation:
             replay._helo()
             replay._sender()
             self.defer_if_permit = replay.defer_if_permit
+            self.discard = replay.discard
             self.defer_if_permit_by = replay.defer_if_permit_by
         self.permitted_by = None
         order = ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"]
@@ -175,9 +178,15 @@ class Evaluation:
                     break
         except _Rejected:
             status = Status.REJECT
+        if self.discard and status is not Status.REJECT:
+            return self._decision(Status.OK, R250_RCPT_OK)
         if status is not Status.REJECT and self.defer_if_permit is not None:
             self.reply, self.by = self.defer_if_permit, self.defer_if_permit_by
-            self.steps.append(Step("-", "defer_if_permit", f"pending deferral: {self.reply}"))
+            self.steps.append(
+                Step(
+                    "(end of RCPT)", self.by or "defer_if_permit", f"pending deferral: {self.reply}"
+                )
+            )
             status = Status.REJECT
         if (
             status is not Status.REJECT
@@ -223,7 +232,9 @@ class Evaluation:
     def reject(self, code: int, dsn: str, text: str, by: str) -> Status:
         """Postfix ``smtpd_check_reject``: returns DUNNO under ``warn_if_reject``."""
         if self.warn_if_reject:
-            self.steps.append(Step(self.current_list, by, f"reject_warning: {code} {dsn} {text}"))
+            self.steps.append(
+                Step(self.current_list, by, f"reject_warning: {self._build(code, dsn, text)}")
+            )
             return Status.DUNNO
         reply = self._build(code, dsn, text)
         if self.defer_if_reject is not None and reply.code >= 500:

@@ -80,7 +80,7 @@ class Table:
         except ValueError:
             return None
         for negate, net, value in self.networks:
-            if (addr.version == net.version and addr in net) != negate:
+            if addr.version == net.version and (addr in net) != negate:
                 return value
         return None
 
