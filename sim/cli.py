@@ -121,7 +121,7 @@ def _case_from_json(data: Any, where: str) -> RelayCase:
         client_name=data.get("client_name"),
         helo=data.get("helo"),
         greeting=data.get("greeting") or "EHLO",
-        sasl=data.get("sasl"),
+        sasl=data.get("sasl") or None,
         cert=data.get("client_cert"),
         sender=data["from"] if data["from"] is not None else "",
         rcpts=tuple(rcpt),
