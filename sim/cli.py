@@ -99,11 +99,11 @@ def _case_from_json(data: Any, where: str) -> RelayCase:
         raise InputError(f"{where}: expected a JSON object per line")
     unknown = sorted(set(data) - _CASE_KEYS)
     if unknown:
-        raise InputError(
-            f"{where}: unknown key {unknown[0]!r} (expected: {', '.join(sorted(_CASE_KEYS))})"
-        )
+        # Batteries often carry their own ids and expectations: ignore them, but say so.
+        print(f"relaysim: warning: {where}: ignoring key(s) {', '.join(unknown)}", file=sys.stderr)
     if "from" not in data or "rcpt" not in data:
-        raise InputError(f"{where}: 'from' and 'rcpt' are required")
+        expected = ", ".join(sorted(_CASE_KEYS))
+        raise InputError(f"{where}: 'from' and 'rcpt' are required (keys: {expected})")
     rcpt = data["rcpt"]
     if isinstance(rcpt, str):
         rcpt = [rcpt]
