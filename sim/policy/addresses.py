@@ -289,47 +289,48 @@ def _extract(text: str, strict: bool) -> tuple[str, tuple[str, ...]] | None:
 def _check_params(
     kind: PathKind, tokens: list[str], size_limit: int
 ) -> tuple[tuple[tuple[str, str | None], ...], Reply | None]:
-    """ESMTP parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 3461 DSN, RFC 6531 SMTPUTF8)."""
-    params: list[tuple[str, str | None]] = []
+    """ESMTP parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 3461 DSN, RFC 6531 SMTPUTF8).
+
+    As Postfix's smtpd: a repeated SIZE or BODY is accepted (the last wins), a repeated
+    DSN parameter is a syntax error, and an unknown BODY is an unsupported option.
+    """
+    params: dict[str, str | None] = {}
+    sender = kind is PathKind.SENDER
     for token in tokens:
         key, eq, value = token.partition("=")
         upper = key.upper()
         val: str | None = value if eq else None
-        if kind is PathKind.SENDER and upper == "SIZE" and val is not None:
+        if sender and upper == "SIZE" and val is not None:
             if not val.isdigit():
                 return (), Reply(501, "5.5.4", "Bad message size syntax")
-            if size_limit and int(val) > size_limit:
-                return (), R552_SIZE_EXCEEDED
-        elif kind is PathKind.SENDER and upper == "BODY" and val is not None:
-            if val.upper() not in ("7BIT", "8BITMIME"):
-                return (), Reply(501, "5.5.4", "Unsupported BODY type")
-        elif kind is PathKind.SENDER and upper == "RET" and val is not None:
-            if val.upper() not in ("FULL", "HDRS"):
-                return (), Reply(501, "5.5.4", "Bad RET parameter syntax")
-        elif kind is PathKind.SENDER and upper == "ENVID" and val is not None:
-            if not val or not _XTEXT.match(val) or len(val) > 100:
-                return (), Reply(501, "5.5.4", "Bad ENVID parameter syntax")
-        elif (
-            kind is PathKind.SENDER
-            and upper in ("SMTPUTF8", "AUTH")
-            and (upper == "AUTH" or val is None)
-        ):
+        elif sender and upper == "BODY" and val is not None and val.upper() in ("7BIT", "8BITMIME"):
             pass
-        elif kind is PathKind.RECIPIENT and upper == "NOTIFY" and val is not None:
+        elif sender and upper == "RET" and val is not None:
+            if upper in params or val.upper() not in ("FULL", "HDRS"):
+                return (), Reply(501, "5.5.4", "Bad RET parameter syntax")
+        elif sender and upper == "ENVID" and val is not None:
+            if upper in params or not val or not _XTEXT.match(val) or len(val) > 100:
+                return (), Reply(501, "5.5.4", "Bad ENVID parameter syntax")
+        elif sender and ((upper == "SMTPUTF8" and val is None) or upper == "AUTH"):
+            pass
+        elif not sender and upper == "NOTIFY" and val is not None:
             words = [w.upper() for w in val.split(",")]
             allowed = {"SUCCESS", "FAILURE", "DELAY"}
-            if not (words == ["NEVER"] or (words and all(w in allowed for w in words))):
+            valid = words == ["NEVER"] or (bool(words) and all(w in allowed for w in words))
+            if upper in params or not valid:
                 return (), Reply(501, "5.5.4", "Error: Bad NOTIFY parameter syntax")
-        elif kind is PathKind.RECIPIENT and upper == "ORCPT" and val is not None:
+        elif not sender and upper == "ORCPT" and val is not None:
             addr_type, semi, xtext = val.partition(";")
-            if not semi or not _KEYWORD.match(addr_type) or not _XTEXT.match(xtext):
+            valid = bool(semi) and bool(_KEYWORD.match(addr_type)) and bool(_XTEXT.match(xtext))
+            if upper in params or not valid:
                 return (), Reply(501, "5.5.4", "Error: Bad ORCPT parameter syntax")
         else:
             return (), Reply(555, "5.5.4", f"Unsupported option: {token}")
-        if any(k == upper for k, _ in params):
-            return (), Reply(501, "5.5.4", f"Error: duplicate {upper} parameter")
-        params.append((upper, val))
-    return tuple(params), None
+        params[upper] = val
+    size = params.get("SIZE")
+    if size_limit and size is not None and int(size) > size_limit:
+        return (), R552_SIZE_EXCEEDED
+    return tuple(params.items()), None
 
 
 def parse_path_command(
