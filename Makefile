@@ -30,8 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest tests
-	cd notebooks && ../$(BIN)/pytest --nbmake --nbmake-timeout=120 -p no:cacheprovider .
+	$(BIN)/pytest --nbmake --nbmake-timeout=120 tests notebooks
 
 test: lint typecheck pytest
 

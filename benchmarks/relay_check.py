@@ -17,9 +17,16 @@ from sim.policy.session import RelayCase, run_session
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = [
-    "user@example.com", "victim@gmail.com", "user%victim.com@example.com",
-    '"user@victim.com"@example.com', "victim.com!user@example.com", "@example.com:u@victim.com",
-    "user@[127.0.0.1]", "postmaster", "blocked@example.com", "user@sub.example.com",
+    "user@example.com",
+    "victim@gmail.com",
+    "user%victim.com@example.com",
+    '"user@victim.com"@example.com',
+    "victim.com!user@example.com",
+    "@example.com:u@victim.com",
+    "user@[127.0.0.1]",
+    "postmaster",
+    "blocked@example.com",
+    "user@sub.example.com",
 ]
 
 
