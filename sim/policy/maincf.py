@@ -62,6 +62,10 @@ _DEFAULTS: dict[str, str] = {
         "qmqpd_authorized_clients,relay_domains,smtpd_access_maps"
     ),
     "message_size_limit": "10240000",
+    "local_transport": "local:$myhostname",
+    "virtual_transport": "virtual",
+    "relay_transport": "relay",
+    "default_transport": "smtp",
     "show_user_unknown_table_name": "yes",
     "double_bounce_sender": "double-bounce",
     "empty_address_recipient": "MAILER-DAEMON",

@@ -48,6 +48,13 @@ _DSN_FIX = {  # smtpd_dsn_fix.c: X.1.y (sender, recipient) by y
     "8": ("1.8", "1.2"),
 }
 _EXEMPT_LOCAL = ("postmaster", "mailer-daemon")
+_TRANSPORT = {
+    AddressClass.LOCAL: "local_transport",
+    AddressClass.VIRTUAL_ALIAS: "virtual_transport",
+    AddressClass.VIRTUAL_MAILBOX: "virtual_transport",
+    AddressClass.RELAY: "relay_transport",
+    AddressClass.DEFAULT: "default_transport",
+}
 _ENGINE_WORDS = MODELLED_RESTRICTIONS | ARG_RESTRICTIONS | UNMODELLED_RESTRICTIONS
 
 
@@ -490,6 +497,13 @@ class Evaluation:
         klass = res.address_class
         if klass is AddressClass.VIRTUAL_ALIAS:
             return unknown("unknown_virtual_alias_reject_code", "virtual alias")
+        transport, _, nexthop = self.p.cfg.get(_TRANSPORT[klass]).strip().partition(":")
+        if transport == "error":
+            # Mail that would go to the error transport is refused at RCPT already.
+            m = _DSN.match(nexthop)
+            dsn = _dsn_fix(m.group(0).strip(), stage) if m else detail
+            text = (nexthop[m.end() :] if m else nexthop) or res.domain
+            return self.reject(550, dsn, f"<{addr}>: {stage.value} rejected: {text}", word)
         if klass is AddressClass.LOCAL:
             maps = self.p.maps["local_recipient_maps"]
             lp = res.local_part.lower()

@@ -444,3 +444,15 @@ def test_strategy_sender_domain_authority(tmp_path: Path) -> None:
 
 def test_outsider_constant() -> None:
     assert OUTSIDER == "198.51.100.7"
+
+
+def test_error_transport_is_refused_at_rcpt(tmp_path: Path) -> None:
+    p = policy(tmp_path, "local_transport = error:local delivery disabled\n")
+    assert rcpt_line(p, "u@example.com") == (
+        "550 5.1.1 <u@example.com>: Recipient address rejected: local delivery disabled"
+    )
+    q = policy(tmp_path, "default_transport = error:5.7.1 outbound mail disabled\n")
+    assert rcpt_line(q, "u@victim.com", client=INSIDER) == (
+        "550 5.7.1 <u@victim.com>: Recipient address rejected: outbound mail disabled"
+    )
+    assert rcpt_line(q, "u@example.com") == OK
