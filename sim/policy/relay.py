@@ -26,8 +26,11 @@ from sim.policy.replies import Reply
 from sim.policy.resolve import Resolution, Resolver
 from sim.policy.tables import Table, TableCache
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 __all__ = [
     "ARG_RESTRICTIONS",
+    "MODELLED_ACCESS",
     "MODELLED_RESTRICTIONS",
     "UNMODELLED_RESTRICTIONS",
     "ClientFacts",
@@ -72,8 +75,8 @@ MODELLED_RESTRICTIONS = frozenset(
         "reject_unauth_pipelining",
     ]
 )
-# Restrictions that take the next word as their argument (a table, a DNS zone, a service).
-ARG_RESTRICTIONS = frozenset(
+# Access-table restrictions that relaysim evaluates (each takes a table argument).
+MODELLED_ACCESS = frozenset(
     [
         "check_client_access",
         "check_reverse_client_hostname_access",
@@ -82,6 +85,11 @@ ARG_RESTRICTIONS = frozenset(
         "check_recipient_access",
         "check_ccert_access",
         "check_sasl_access",
+    ]
+)
+# Restrictions that take the next word as their argument (a table, a DNS zone, a service).
+ARG_RESTRICTIONS = MODELLED_ACCESS | frozenset(
+    [
         "check_policy_service",
         "reject_rbl_client",
         "reject_rhsbl_client",
@@ -126,18 +134,7 @@ UNMODELLED_RESTRICTIONS = frozenset(
         "check_relay_domains",
         "reject_non_fqdn_address",
     ]
-) | (
-    ARG_RESTRICTIONS
-    - {
-        "check_client_access",
-        "check_reverse_client_hostname_access",
-        "check_helo_access",
-        "check_sender_access",
-        "check_recipient_access",
-        "check_ccert_access",
-        "check_sasl_access",
-    }
-)
+) | (ARG_RESTRICTIONS - MODELLED_ACCESS)
 _REQUIRED = {
     "reject_unauth_destination",
     "defer_unauth_destination",
@@ -440,12 +437,14 @@ class RelayPolicy:
             line=line,
         )
 
-    def _interface_addresses(self) -> frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-        out: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
-        for name in ("inet_interfaces", "proxy_interfaces"):
+    def _interface_addresses(
+        self, names: tuple[str, ...] = ("inet_interfaces", "proxy_interfaces")
+    ) -> frozenset[IPAddress]:
+        """Our own addresses; ``all`` and ``loopback-only`` mean 127.0.0.1 and ::1 here."""
+        out: set[IPAddress] = set()
+        for name in names:
             for item in self.cfg.items(name):
-                lower = item.lower()
-                if lower in ("all", "loopback-only", "localhost"):
+                if item.lower() in ("all", "loopback-only", "localhost"):
                     out |= {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")}
                     continue
                 try:
@@ -459,7 +458,9 @@ class RelayPolicy:
             return self.cfg.get("mynetworks")
         style = self.cfg.get("mynetworks_style").strip().lower()
         nets: list[str] = []
-        for addr in sorted(self._interface_addresses_raw(), key=lambda a: (a.version, int(a))):
+        for addr in sorted(
+            self._interface_addresses(("inet_interfaces",)), key=lambda a: (a.version, int(a))
+        ):
             if style == "host":
                 nets.append(
                     f"{addr}/{addr.max_prefixlen}" if addr.version == 4 else f"[{addr}]/128"
@@ -474,18 +475,6 @@ class RelayPolicy:
                 net = ipaddress.ip_network(f"{addr}/{prefix}", strict=False)
                 nets.append(f"[{net.network_address}]/{prefix}")
         return " ".join(dict.fromkeys(nets))
-
-    def _interface_addresses_raw(self) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-        out: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
-        for item in self.cfg.items("inet_interfaces"):
-            if item.lower() in ("all", "loopback-only", "localhost"):
-                out |= {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")}
-            else:
-                try:
-                    out.add(normalize_ip(item))
-                except ValueError:
-                    continue
-        return out
 
     def _maps(self, name: str) -> list[Table]:
         line = self.cfg.where(name)[1]
@@ -566,19 +555,6 @@ def pop_before_smtp_table(logins: Mapping[str, float], *, now: float, window: fl
     """
     rows = [f"{ip} {int(t)}" for ip, t in sorted(logins.items()) if 0 <= now - t <= window]
     return "".join(f"{row}\n" for row in rows)
-
-
-MODELLED_ACCESS = frozenset(
-    {
-        "check_client_access",
-        "check_reverse_client_hostname_access",
-        "check_helo_access",
-        "check_sender_access",
-        "check_recipient_access",
-        "check_ccert_access",
-        "check_sasl_access",
-    }
-)
 
 
 _DAEMON_ONLY = (

@@ -314,9 +314,9 @@ class Evaluation:
         if word in ("reject_non_fqdn_sender", "reject_non_fqdn_recipient"):
             return self._non_fqdn(word)
         if word in ("reject_non_fqdn_helo_hostname", "reject_non_fqdn_hostname"):
-            return self._helo_fqdn(word)
+            return self._helo_name(word, fqdn=True)
         if word in ("reject_invalid_helo_hostname", "reject_invalid_hostname"):
-            return self._helo_valid(word)
+            return self._helo_name(word, fqdn=False)
         if word in ("reject_unknown_sender_domain", "reject_unknown_recipient_domain"):
             return self._unknown_domain(word)
         if word in ("reject_unlisted_recipient", "check_recipient_maps"):
@@ -385,35 +385,28 @@ class Evaluation:
         domain = addr.rpartition("@")[2] if "@" in addr else ""
         if domain.startswith("["):
             return Status.DUNNO
-        if domain.endswith(".") and not domain.endswith(".."):
-            domain = domain[:-1]
+        domain = _strip_dot(domain)
         if domain and valid_hostname(domain) and "." in domain:
             return Status.DUNNO
         stage = Stage.SENDER if is_sender else Stage.RECIPIENT
         text = f"<{addr}>: {stage.value} rejected: need fully-qualified address"
         return self.reject(self.p.code("non_fqdn_reject_code"), "4.5.2", text, word)
 
-    def _helo_fqdn(self, word: str) -> Status:
+    def _helo_name(self, word: str, *, fqdn: bool) -> Status:
+        """``reject_non_fqdn_helo_hostname`` (fqdn) and ``reject_invalid_helo_hostname``."""
         helo = self.client.helo
         if helo is None:
             return Status.DUNNO
         if helo.startswith("["):
             return self._helo_literal(helo, word)
-        test = helo[:-1] if helo.endswith(".") and not helo.endswith("..") else helo
-        if valid_hostname(test) and "." in test:
+        test = _strip_dot(helo)
+        if fqdn and valid_hostname(test) and "." in test:
             return Status.DUNNO
-        text = f"<{helo}>: Helo command rejected: need fully-qualified hostname"
-        return self.reject(self.p.code("non_fqdn_reject_code"), "4.5.2", text, word)
-
-    def _helo_valid(self, word: str) -> Status:
-        helo = self.client.helo
-        if helo is None:
+        if not fqdn and (valid_hostname(test) or _is_ip(test)):
             return Status.DUNNO
-        if helo.startswith("["):
-            return self._helo_literal(helo, word)
-        test = helo[:-1] if helo.endswith(".") and not helo.endswith("..") else helo
-        if valid_hostname(test) or _is_ip(test):
-            return Status.DUNNO
+        if fqdn:
+            text = f"<{helo}>: Helo command rejected: need fully-qualified hostname"
+            return self.reject(self.p.code("non_fqdn_reject_code"), "4.5.2", text, word)
         text = f"<{helo}>: Helo command rejected: Invalid name"
         return self.reject(self.p.code("invalid_hostname_reject_code"), "5.5.2", text, word)
 
@@ -457,16 +450,18 @@ class Evaluation:
             return self._pending("permit", 450, dsn, f"{prefix}: Domain not found", word)
         return Status.DUNNO
 
+    def _base_local(self, local: str) -> str:
+        """The local part without its address extension (``recipient_delimiter``)."""
+        for ch in self.p.cfg.get("recipient_delimiter"):
+            if ch in local:
+                return local.split(ch, 1)[0]
+        return local
+
     def _addr_find(self, tables: list[Table], resolved: str) -> str | None:
         """Postfix ``mail_addr_find``: full, without extension, bare local part, @domain."""
         local, _, domain = resolved.rpartition("@")
         keys = [resolved]
-        delim = self.p.cfg.get("recipient_delimiter")
-        base = local
-        for ch in delim:
-            if ch and ch in local:
-                base = local.split(ch, 1)[0]
-                break
+        base = self._base_local(local)
         if base != local:
             keys.append(f"{base}@{domain}")
         if self.p.resolver.is_local(domain) or domain == self.p.cfg.get("myorigin").lower():
@@ -595,12 +590,7 @@ class Evaluation:
     def _mail_keys(self, resolved: str) -> list[tuple[str, bool]]:
         local, _, domain = resolved.rpartition("@")
         keys = [(resolved, False)]
-        delim = self.p.cfg.get("recipient_delimiter")
-        base = local
-        for ch in delim:
-            if ch and ch in local:
-                base = local.split(ch, 1)[0]
-                break
+        base = self._base_local(local)
         if base != local:
             keys.append((f"{base}@{domain}", True))
         parent = self.p.cfg.parent_matches("smtpd_access_maps")
@@ -714,6 +704,11 @@ def _addr_keys(addr: str) -> list[tuple[str, bool]]:
         if addr:
             keys.append((addr, True))
     return keys
+
+
+def _strip_dot(name: str) -> str:
+    """Drop one trailing dot, but not from ``..`` (Postfix leaves bogus names alone)."""
+    return name[:-1] if name.endswith(".") and not name.endswith("..") else name
 
 
 def _is_ip(text: str) -> bool:
