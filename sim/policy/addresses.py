@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -287,7 +288,7 @@ def _extract(text: str, strict: bool) -> tuple[str, tuple[str, ...]] | None:
 
 
 def _check_params(
-    kind: PathKind, tokens: list[str], size_limit: int
+    kind: PathKind, tokens: list[str], size_limit: int, smtputf8_enable: bool = True
 ) -> tuple[tuple[tuple[str, str | None], ...], Reply | None]:
     """ESMTP parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 3461 DSN, RFC 6531 SMTPUTF8).
 
@@ -311,7 +312,9 @@ def _check_params(
         elif sender and upper == "ENVID" and val is not None:
             if upper in params or not val or not _XTEXT.match(val) or len(val) > 100:
                 return (), Reply(501, "5.5.4", "Bad ENVID parameter syntax")
-        elif sender and ((upper == "SMTPUTF8" and val is None) or upper == "AUTH"):
+        elif sender and (
+            (upper == "SMTPUTF8" and val is None and smtputf8_enable) or upper == "AUTH"
+        ):
             pass
         elif not sender and upper == "NOTIFY" and val is not None:
             words = [w.upper() for w in val.split(",")]
@@ -341,13 +344,18 @@ def parse_path_command(
     size_limit: int = 10_240_000,
     enforce_rfc_limits: bool = False,
     smtputf8: bool = False,
+    smtputf8_enable: bool = True,
+    address_ok: Callable[[str, bool], bool] | None = None,
 ) -> PathCommand | Reply:
     """Parse the text after the verb: ``FROM:<a@b> SIZE=10`` or ``TO:<c@d>``.
 
     Returns the parsed command, or the reply Postfix 3.7 sends for the error.  Domain
     syntax (``user@-bad``, ``user@``) is judged later, by the resolver, as in Postfix.
     ``enforce_rfc_limits`` adds RFC 5321's 64/255/256 length limits (Postfix has none).
-    ``smtputf8`` says the transaction's MAIL command asked for SMTPUTF8 (RFC 6531).
+    ``smtputf8`` says the transaction's MAIL command asked for SMTPUTF8 (RFC 6531);
+    without ``smtputf8_enable`` the SMTPUTF8 parameter is an unsupported option.
+    ``address_ok(text, smtputf8)`` is the server's own check of the address (Postfix's
+    resolver), made before the parameters are read, as smtpd does.
     """
     prefix = "FROM:" if kind is PathKind.SENDER else "TO:"
     usage = R501_MAIL_SYNTAX if kind is PathKind.SENDER else R501_RCPT_SYNTAX
@@ -366,14 +374,17 @@ def parse_path_command(
         return bad
     if strict_rfc821 and internal.startswith("@"):
         return bad
-    params, error = _check_params(kind, tokens[1:], size_limit)
+    asks_utf8 = kind is PathKind.SENDER and any(t.upper() == "SMTPUTF8" for t in tokens[1:])
+    utf8 = smtputf8 or (asks_utf8 and smtputf8_enable)
+    # Postfix accepts UTF-8 local parts always, UTF-8 domains only with SMTPUTF8.
+    if internal and not utf8 and not internal.rpartition("@")[2].isascii():
+        return bad
+    if internal and address_ok is not None and not address_ok(internal, utf8):
+        return bad
+    params, error = _check_params(kind, tokens[1:], size_limit, smtputf8_enable)
     if error is not None:
         return error
     mailbox = Mailbox(internal, route) if internal else None
     if enforce_rfc_limits and mailbox is not None and mailbox.exceeds_rfc_limits():
         return Reply(bad.code, bad.enhanced, "Path too long (RFC 5321 section 4.5.3.1)")
-    utf8 = smtputf8 or any(key == "SMTPUTF8" for key, _ in params)
-    # Postfix accepts UTF-8 local parts always, UTF-8 domains only with SMTPUTF8.
-    if mailbox is not None and not utf8 and not (mailbox.domain or "").isascii():
-        return bad
     return PathCommand(kind, mailbox, params)

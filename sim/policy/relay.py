@@ -308,6 +308,7 @@ class RelayPolicy:
             numeric_domain=cfg.flag("resolve_numeric_domain"),
             append_dot_mydomain=cfg.flag("append_dot_mydomain"),
             empty_address_recipient=cfg.get("empty_address_recipient"),
+            utf8_domains=cfg.flag("smtputf8_enable"),
         )
         self.maps = {
             name: self._maps(name)

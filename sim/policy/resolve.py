@@ -90,6 +90,7 @@ class Resolver:
     numeric_domain: bool = False
     append_dot_mydomain: bool = False
     empty_address_recipient: str = "MAILER-DAEMON"
+    utf8_domains: bool = True
 
     def is_local(self, domain: str) -> bool:
         """Postfix ``resolve_local``: mydestination or one of our IP addresses."""
@@ -201,7 +202,7 @@ class Resolver:
         if domain.startswith("["):
             valid = ip_literal(domain) is not None
         else:
-            valid = valid_hostname(domain)
+            valid = valid_hostname(domain, allow_utf8=self.utf8_domains)
             if not valid and self.numeric_domain:
                 try:
                     ipaddress.ip_address(domain)

@@ -38,7 +38,7 @@ __all__ = ["Evaluation"]
 
 _DSN = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)")
 _DSN_FIX = {  # smtpd_dsn_fix.c: X.1.y (sender, recipient) by y
-    "1": ("1.0", "1.1"),
+    "1": ("1.7", "1.1"),
     "2": ("1.8", "1.2"),
     "3": ("1.7", "1.3"),
     "4": ("1.0", "1.4"),
@@ -162,13 +162,16 @@ class Evaluation:
                     return self._decision(Status.OK, R250_RCPT_OK)
         else:
             # Recover the pending defer_if_permit of the earlier stages, as they ran then.
-            replay = Evaluation(self.p, self.client, sender=self.sender)
+            replay = Evaluation(self.p, self.client)  # no transaction at connect and HELO
             replay._client()
             replay._helo()
+            replay.sender = self.sender
             replay._sender()
             self.defer_if_permit = replay.defer_if_permit
-            self.discard = replay.discard
             self.defer_if_permit_by = replay.defer_if_permit_by
+            if replay.discard:  # a DISCARD at MAIL skips every RCPT check of the message
+                self.discard = True
+                return self._decision(Status.OK, R250_RCPT_OK)
         self.permitted_by = None
         order = ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"]
         if not self.p.flag("smtpd_relay_before_recipient_restrictions"):
@@ -400,9 +403,10 @@ class Evaluation:
         if helo.startswith("["):
             return self._helo_literal(helo, word)
         test = _strip_dot(helo)
-        if fqdn and valid_hostname(test) and "." in test:
+        utf8 = self.p.flag("smtputf8_enable")
+        if fqdn and valid_hostname(test, allow_utf8=utf8) and "." in test:
             return Status.DUNNO
-        if not fqdn and (valid_hostname(test) or _is_ip(test)):
+        if not fqdn and (valid_hostname(test, allow_utf8=False) or _is_ip(test)):
             return Status.DUNNO
         if fqdn:
             text = f"<{helo}>: Helo command rejected: need fully-qualified hostname"
@@ -485,13 +489,16 @@ class Evaluation:
         show = self.p.flag("show_user_unknown_table_name")
         prefix = f"<{addr}>: {stage.value} rejected: User unknown"
 
-        def unknown(param: str, table: str) -> Status:
+        def unknown(param: str, table: str, dsn: str = detail) -> Status:
             text = prefix + (f" in {table} table" if show else "")
-            return self.reject(self.p.code(param), detail, text, word)
+            return self.reject(self.p.code(param), dsn, text, word)
 
         klass = res.address_class
         if klass is AddressClass.VIRTUAL_ALIAS:
-            return unknown("unknown_virtual_alias_reject_code", "virtual alias")
+            # Postfix resolves these to the error transport with "5.1.1 User unknown ...".
+            return unknown(
+                "unknown_virtual_alias_reject_code", "virtual alias", _dsn_fix("5.1.1", stage)
+            )
         transport, _, nexthop = self.p.cfg.get(_TRANSPORT[klass]).strip().partition(":")
         if transport == "error":
             # Mail that would go to the error transport is refused at RCPT already.
@@ -642,6 +649,8 @@ class Evaluation:
         if upper in ("INFO", "WARN", "HOLD", "FILTER", "REDIRECT", "BCC", "PREPEND", "HANGUP"):
             return Status.DUNNO
         if upper == "DISCARD":
+            if self.sender is None:  # no mail transaction yet: Postfix ignores it
+                return Status.DUNNO
             self.discard = True
             return Status.OK
         if upper in ("DEFER_IF_PERMIT", "DEFER_IF_REJECT"):

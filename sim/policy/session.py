@@ -16,8 +16,6 @@ from sim.policy.relay import ClientFacts, Decision, DomainStatus, RelayPolicy
 from sim.policy.replies import (
     R221_BYE,
     R250_SENDER_OK,
-    R501_BAD_RCPT_SYNTAX,
-    R501_BAD_SENDER_SYNTAX,
     R503_NEED_HELO,
     R503_NEED_MAIL,
     Reply,
@@ -141,15 +139,15 @@ def run_session(policy: RelayPolicy, case: RelayCase) -> SessionResult:
             mail_cmd[5:],
             strict_rfc821=policy.flag("strict_rfc821_envelopes"),
             size_limit=policy.code("message_size_limit"),
+            smtputf8_enable=policy.flag("smtputf8_enable"),
+            address_ok=lambda text, utf8: not policy.address_error(text, smtputf8=utf8),
         )
         if isinstance(parsed, Reply):
             mail_reply = parsed
         else:
             smtputf8 = parsed.has_param("SMTPUTF8")
             text = _text(parsed)
-            if policy.address_error(text, smtputf8=smtputf8):
-                mail_reply = R501_BAD_SENDER_SYNTAX
-            elif not delay:
+            if not delay:
                 mail_decision = policy.check_sender(effective, text)
                 mail_reply = mail_decision.reply if not mail_decision.accepted else R250_SENDER_OK
                 sender = text if mail_decision.accepted else None
@@ -209,11 +207,11 @@ def _rcpt(
         command[5:],
         strict_rfc821=policy.flag("strict_rfc821_envelopes"),
         smtputf8=smtputf8,
+        smtputf8_enable=policy.flag("smtputf8_enable"),
+        address_ok=lambda text, utf8: not policy.address_error(text, smtputf8=utf8),
     )
     if isinstance(parsed, Reply):
         return parsed, None
     text = _text(parsed)
-    if policy.address_error(text, smtputf8=smtputf8):
-        return R501_BAD_RCPT_SYNTAX, None
     decision = policy.check_recipient(client, sender, text, dns=dns)
     return decision.reply, decision

@@ -456,3 +456,40 @@ def test_error_transport_is_refused_at_rcpt(tmp_path: Path) -> None:
         "550 5.7.1 <u@victim.com>: Recipient address rejected: outbound mail disabled"
     )
     assert rcpt_line(q, "u@example.com") == OK
+
+
+# -- found by comparing with a real Postfix 3.7.11 (tools/postfix_diff) ------------------
+
+
+def test_smtputf8_disabled(tmp_path: Path) -> None:
+    p = policy(tmp_path, "smtputf8_enable = no\n")
+    assert session(p, "u@example.com", params="SMTPUTF8").mail.line() == (
+        "555 5.5.4 Unsupported option: SMTPUTF8"
+    )
+    utf8 = session(p, "u@example.com", sender="sender@bücher.example", params="SMTPUTF8")
+    assert utf8.mail.line() == "501 5.1.7 Bad sender address syntax"
+    assert str(utf8.rcpts[0].reply) == "503 5.5.1 Error: need MAIL command"
+
+
+def test_discard_at_mail_skips_rcpt_checks_in_immediate_mode(tmp_path: Path) -> None:
+    p = policy(
+        tmp_path,
+        "smtpd_delay_reject = no\nsmtpd_sender_restrictions = check_sender_access hash:s\n"
+        "smtpd_client_restrictions = check_client_access cidr:c\n"
+        "smtpd_recipient_restrictions = check_recipient_access hash:r\n",
+        s="discard@example.net DISCARD\n",
+        c="198.51.100.77/32 DISCARD\n",
+        r="dip@example.com DEFER_IF_PERMIT rcpt tempfail\n",
+    )
+    assert rcpt_line(p, "user@victim.com", sender="discard@example.net") == OK
+    # A DISCARD before any mail transaction is ignored, as Postfix ignores it.
+    assert rcpt_line(p, "dip@example.com", client="198.51.100.77") == (
+        "450 4.7.1 <dip@example.com>: Recipient address rejected: rcpt tempfail"
+    )
+
+
+def test_utf8_helo_is_an_invalid_name(tmp_path: Path) -> None:
+    p = policy(tmp_path, "smtpd_helo_restrictions = reject_invalid_helo_hostname\n")
+    assert rcpt_line(p, "u@example.com", helo="bücher.example") == (
+        "501 5.5.2 <bücher.example>: Helo command rejected: Invalid name"
+    )

@@ -368,7 +368,7 @@ def test_reject_in_sender_stage_gets_sender_dsn(tmp_path: Path) -> None:
     cf = BASE_CF + "smtpd_sender_restrictions = check_sender_access hash:senders\n"
     policy = make_policy(tmp_path, cf, senders="s@example.net REJECT 5.1.1 unknown\n")
     assert rcpt_line(policy, "user@example.com", sender="s@example.net") == (
-        "554 5.1.0 <s@example.net>: Sender address rejected: unknown"
+        "554 5.1.7 <s@example.net>: Sender address rejected: unknown"
     )
 
 
