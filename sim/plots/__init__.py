@@ -1,0 +1,12 @@
+"""Plots of relaysim results: object-oriented matplotlib, ``plot_x(data, *, ax=None) -> Axes``.
+
+Library code never calls ``plt.show()`` nor touches pyplot's global state: without an
+``ax`` a plot makes its own :class:`matplotlib.figure.Figure`.  The command line saves
+PNGs with the Agg backend; notebooks display the returned axes.
+"""
+
+from __future__ import annotations
+
+from sim.plots.trace import plot_hop_delays
+
+__all__ = ["plot_hop_delays"]
