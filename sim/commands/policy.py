@@ -12,7 +12,7 @@ from sim.errors import InputError
 from sim.policy.relay import ClientFacts, DomainStatus, RelayPolicy
 from sim.policy.session import RelayCase, SessionResult, run_session
 
-__all__ = ["register"]
+__all__ = ["case_from_json", "register"]
 
 _CASE_KEYS = {
     "client",
@@ -75,7 +75,7 @@ def _dns(mapping: dict[str, Any], where: str) -> dict[str, DomainStatus]:
     return out
 
 
-def _case_from_json(data: Any, where: str) -> RelayCase:
+def case_from_json(data: Any, where: str) -> RelayCase:
     if not isinstance(data, dict):
         raise InputError(f"{where}: expected a JSON object per line")
     unknown = sorted(set(data) - _CASE_KEYS)
@@ -194,6 +194,6 @@ def _batch(policy: RelayPolicy, path: Path, out: TextIO) -> int:
                 data = json.loads(line.strip())
             except json.JSONDecodeError as exc:
                 raise InputError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-            result = run_session(policy, _case_from_json(data, where))
+            result = run_session(policy, case_from_json(data, where))
             print(json.dumps(result.as_json()), file=out, flush=True)
     return 0
