@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from sim.policy.relay import ClientFacts, RelayPolicy
-from sim.policy.session import RelayCase, run_session
+from sim.smtp.session import RelayCase, run_session
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = [

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from sim.errors import InputError
 from sim.policy.relay import ClientFacts, DomainStatus, RelayPolicy
-from sim.policy.session import RelayCase, SessionResult, run_session
+from sim.smtp.session import RelayCase, SessionResult, run_session
 
 __all__ = ["case_from_json", "register"]
 
@@ -133,7 +133,8 @@ def _print_transcript(result: SessionResult, explain: bool, out: TextIO) -> None
         if ex.command is not None:
             print(f"C: {ex.command}", file=out)
         if ex.reply is not None:
-            print(f"S: {ex.reply}", file=out)
+            for line in ex.reply.lines():
+                print(f"S: {line}", file=out)
         decision = ex.decision
         if decision is not None and ex.command is not None and ex.command.startswith("RCPT"):
             if not decision.accepted and decision.by:

@@ -72,13 +72,18 @@ class Reply:
         return self.with_code(self.code - 100) if self.code >= 500 else self
 
     def line(self) -> str:
-        """The reply as sent on the wire, without CRLF."""
-        if self.enhanced is None:
-            return f"{self.code} {self.text}"
-        return f"{self.code} {self.enhanced} {self.text}"
+        """The reply as sent on the wire, without CRLF (one line per line of text)."""
+        return "\r\n".join(self.lines())
+
+    def lines(self) -> list[str]:
+        """Wire lines: a multi-line text (EHLO) gets ``250-`` continuations (RFC 5321 §4.2.1)."""
+        parts = self.text.split("\n")
+        prefix = f"{self.code} {self.enhanced} " if self.enhanced else f"{self.code} "
+        dashed = prefix.replace(" ", "-", 1)
+        return [(prefix if i == len(parts) - 1 else dashed) + part for i, part in enumerate(parts)]
 
     def __str__(self) -> str:
-        return self.line()
+        return "\n".join(self.lines())
 
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "enhanced": self.enhanced, "text": self.text}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.policy.relay import ClientFacts, DomainStatus, RelayPolicy
-from sim.policy.session import RelayCase, SessionResult, run_session
+from sim.smtp.session import RelayCase, SessionResult, run_session
 
 CLASSIC = """
 compatibility_level = 3.6

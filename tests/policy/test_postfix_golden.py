@@ -16,7 +16,7 @@ import pytest
 from sim.commands.policy import case_from_json
 from sim.errors import PolicyConfigError
 from sim.policy.relay import RelayPolicy
-from sim.policy.session import run_session
+from sim.smtp.session import run_session
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "postfix"
 CONFIGS = sorted(p.name for p in DATA.iterdir() if p.is_dir())
