@@ -1,0 +1,1 @@
+"""The simulated Internet on simpy: network, DNS zones, MTAs, traffic and faults."""

@@ -1,0 +1,223 @@
+"""A mail server as simpy processes: inbound sessions, a queue manager, outbound delivery.
+
+Each decision is one policy call: relay authorization through the SMTP dialogue
+(:mod:`sim.smtp`, which asks :mod:`sim.policy.relay`), MX selection
+(:mod:`sim.policy.mx`), retry or give up (:mod:`sim.policy.retry`).  A session is not
+simulated command by command: the dialogue runs at once (it is pure) and the session
+then costs its round trips plus the receiver's processing time in simulated time, so a
+message costs a handful of simpy events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.policy.mx import Action, resolve_mx
+from sim.policy.relay import ClientFacts, RelayPolicy
+from sim.policy.retry import Outcome
+from sim.policy.retry_schedules import GiveUp, History, PostfixSchedule, Schedule, WarnDelayed
+from sim.smtp.client import ClientDialogue
+from sim.smtp.pair import converse
+from sim.smtp.server import MessageReceived, ServerConfig, ServerDialogue
+from sim.world.network import Unreachable
+
+if TYPE_CHECKING:
+    from sim.world.engine import World
+
+__all__ = ["Message", "Mta", "MtaSpec"]
+
+
+@dataclass(frozen=True)
+class MtaSpec:
+    """How one mail server is set up; ``main_cf`` (text) gives its relay policy."""
+
+    name: str
+    address: str
+    domains: tuple[str, ...] = ()
+    main_cf: str | None = None
+    smtpd_slots: int = 100
+    delivery_slots: int = 20
+    service_time: float = 0.0
+    retry: Schedule = field(default_factory=PostfixSchedule)
+    relayhost: str | None = None
+    connect_timeout: float = 30.0
+    relay_domains: tuple[str, ...] = ()
+    mynetworks: str = "127.0.0.0/8"
+
+    def policy_text(self) -> str:
+        if self.main_cf is not None:
+            return self.main_cf
+        return "\n".join(
+            [
+                "compatibility_level = 3.6",
+                f"myhostname = {self.name}",
+                f"inet_interfaces = {self.address}",
+                f"mydestination = {', '.join(self.domains) or self.name}",
+                f"relay_domains = {', '.join(self.relay_domains)}",
+                f"mynetworks = {self.mynetworks}",
+                "local_recipient_maps =",
+                "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
+            ]
+        )
+
+
+@dataclass(slots=True)
+class Message:
+    """One envelope (one recipient) travelling through the world."""
+
+    msg_id: int
+    sender: str
+    recipient: str
+    size: int
+    injected_at: float
+    is_dsn: bool = False
+    headers: list[str] = field(default_factory=list)
+
+    @property
+    def domain(self) -> str:
+        return self.recipient.rpartition("@")[2].lower()
+
+
+class Mta:
+    """A running mail server in a :class:`sim.world.engine.World`."""
+
+    def __init__(self, world: World, spec: MtaSpec) -> None:
+        self.world = world
+        self.env: simpy.Environment = world.env
+        self.spec = spec
+        self.name = spec.name
+        self.policy = RelayPolicy.from_text(spec.policy_text())
+        self.smtpd = simpy.Resource(self.env, capacity=spec.smtpd_slots)
+        self.slots = simpy.Resource(self.env, capacity=spec.delivery_slots)
+        self.held: set[int] = set()
+        self.rng = world.stream(f"mta:{spec.name}")
+        self.domains = {d.lower() for d in spec.domains}
+
+    # -- receiving -------------------------------------------------------------------
+
+    def accept(self, msg: Message) -> None:
+        """The message is ours now: deliver it locally or queue it for the next hop."""
+        world = self.world
+        world.ledger.accept(msg.msg_id, self.env.now, self.name)
+        world.log("accepted", self.name, msg.msg_id)
+        if msg.domain in self.domains:
+            world.ledger.deliver(msg.msg_id, self.env.now, self.name)
+            world.log("delivered", self.name, msg.msg_id)
+            world.latencies.append(self.env.now - msg.injected_at)
+            return
+        self.held.add(msg.msg_id)
+        self.env.process(self.deliver(msg))
+
+    # -- the queue manager -----------------------------------------------------------
+
+    def deliver(self, msg: Message) -> Generator[simpy.Event, Any, None]:
+        """Try until delivered, bounced or expired, as the retry schedule says."""
+        history = History(self.env.now, null_sender=not msg.sender)
+        while True:
+            enqueued = self.env.now
+            with self.slots.request() as slot:
+                yield slot
+                self.world.queue_waits.append((self.name, enqueued, self.env.now - enqueued))
+                outcome, reply = yield from self.attempt(msg)
+            if outcome is Outcome.SUCCESS:
+                self.held.discard(msg.msg_id)
+                return
+            if outcome is Outcome.PERMANENT:
+                self.give_up(msg, reply, expired=False)
+                return
+            decision = self.spec.retry.next_attempt(history, self.env.now, self.rng)
+            if isinstance(decision, GiveUp):
+                self.give_up(msg, f"{reply} ({decision.reason})", expired=True)
+                return
+            if isinstance(decision, WarnDelayed):
+                self.world.log("delay_warning", self.name, msg.msg_id)
+            history = history.record(self.env.now, decision)
+            self.world.log("deferred", self.name, msg.msg_id, reply)
+            yield self.env.timeout(max(0.0, decision.t - self.env.now))
+
+    def give_up(self, msg: Message, reply: str, *, expired: bool) -> None:
+        world, now = self.world, self.env.now
+        self.held.discard(msg.msg_id)
+        if expired:
+            world.ledger.expire(msg.msg_id, now, self.name, reply)
+        else:
+            world.ledger.bounce(msg.msg_id, now, self.name, reply)
+        world.log("expired" if expired else "bounced", self.name, msg.msg_id, reply)
+        if not msg.sender:
+            world.ledger.dsn_suppressed += 1  # never bounce a bounce (RFC 5321 §6.1)
+            world.log("dsn_suppressed", self.name, msg.msg_id)
+            return
+        dsn = world.new_message("", msg.sender, 2048, is_dsn=True)
+        world.log("dsn", self.name, dsn.msg_id, f"for message {msg.msg_id}")
+        self.accept(dsn)
+
+    # -- one delivery attempt --------------------------------------------------------
+
+    def next_hops(self, msg: Message) -> tuple[list[str], Outcome, str]:
+        """Hosts to try in order, or the outcome and reply when there are none."""
+        if self.spec.relayhost:
+            return [self.spec.relayhost], Outcome.SUCCESS, ""
+        result = resolve_mx(
+            msg.domain, self.world.zones.lookup, rng=self.rng, local_names=(self.name,)
+        )
+        if result.action is Action.DELIVER:
+            return [t.host for t in result.targets], Outcome.SUCCESS, ""
+        outcome = Outcome.PERMANENT if result.action is Action.BOUNCE else Outcome.TEMPORARY
+        return [], outcome, result.reply.line() if result.reply else result.outcome.value
+
+    def attempt(self, msg: Message) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
+        world = self.world
+        world.ledger.attempt(msg.msg_id)
+        hosts, outcome, reply = self.next_hops(msg)
+        if not hosts:
+            return outcome, reply
+        last = "4.4.1 no MX host reachable"
+        for host in hosts:
+            peer = world.mtas.get(host.rstrip(".").lower())
+            try:
+                if peer is None:
+                    raise Unreachable(f"{host}: no such server")
+                one_way = world.network.one_way(self.name, peer.name, self.rng)
+            except Unreachable as exc:
+                world.log("connect_failed", self.name, msg.msg_id, str(exc))
+                yield self.env.timeout(self.spec.connect_timeout)
+                last = f"4.4.1 connect to {host}: {exc}"
+                continue
+            with peer.smtpd.request() as session:
+                yield session
+                result = yield from self.session(msg, peer, 2 * one_way)
+            if result is not None:
+                return result
+            last = f"4.4.2 lost connection with {host}"
+        return Outcome.TEMPORARY, last
+
+    def session(
+        self, msg: Message, peer: Mta, rtt: float
+    ) -> Generator[simpy.Event, Any, tuple[Outcome, str] | None]:
+        """One SMTP session with ``peer``; None when the peer went down meanwhile."""
+        client = ClientDialogue(
+            msg.sender, [msg.recipient], f"Subject: message {msg.msg_id}\r\n\r\n", self.name
+        )
+        server = ServerDialogue(
+            ClientFacts(address=self.spec.address, name=self.name),
+            policy=peer.policy,
+            config=ServerConfig.from_policy(peer.policy),
+        )
+        events = converse(client, server)
+        commands = sum(1 for line in client.transcript if line.startswith("C: "))
+        service = (
+            peer.rng.expovariate(1.0 / peer.spec.service_time) if peer.spec.service_time else 0.0
+        )
+        yield self.env.timeout(rtt * commands + service)
+        if self.name in self.world.network.down_hosts or peer.name in self.world.network.down_hosts:
+            return None  # a fault cut the session: nothing was handed over
+        result = client.results[0]
+        if any(isinstance(e, MessageReceived) for e in events):
+            self.world.log("relayed", self.name, msg.msg_id, f"to {peer.name}")
+            peer.accept(msg)
+            return Outcome.SUCCESS, result.reply.line()
+        return result.outcome, result.reply.line()

@@ -1,0 +1,133 @@
+"""The simulated Internet's wiring: hosts and links on a networkx graph.
+
+A link has a latency distribution (one-way, seconds) and a loss probability; the
+latency between two hosts is the sum along the shortest path by mean latency, which
+is computed once per pair and cached.  Hosts and links can be taken down and brought
+back by faults; a connection needs both end hosts and every link on its path up.
+Randomness comes from the caller's ``random.Random`` (one named stream per use), so
+adding a host does not change other draws.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from enum import Enum
+
+import networkx as nx
+
+__all__ = ["Latency", "LatencyKind", "Network", "Unreachable"]
+
+
+class Unreachable(Exception):
+    """No working path: a host or a link on the way is down, or none exists."""
+
+
+class LatencyKind(Enum):
+    CONSTANT = "constant"
+    EXPONENTIAL = "exponential"
+    UNIFORM = "uniform"
+
+    @classmethod
+    def from_text(cls, text: str) -> LatencyKind:
+        for kind in cls:
+            if kind.value == text.strip().lower():
+                return kind
+        raise ValueError(f"unknown latency kind {text!r} (expected constant, exponential, uniform)")
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """One-way delay of a link: a constant, an exponential with this mean, or a range."""
+
+    mean: float = 0.01
+    kind: LatencyKind = LatencyKind.CONSTANT
+    spread: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.mean < 0 or self.spread < 0:
+            raise ValueError("latency mean and spread must be >= 0")
+
+    def sample(self, rng: random.Random) -> float:
+        if self.kind is LatencyKind.EXPONENTIAL and self.mean > 0:
+            return rng.expovariate(1.0 / self.mean)
+        if self.kind is LatencyKind.UNIFORM:
+            return max(0.0, rng.uniform(self.mean - self.spread, self.mean + self.spread))
+        return self.mean
+
+
+class Network:
+    """Hosts and links; answers "how long does a round trip take, if it works at all"."""
+
+    def __init__(self) -> None:
+        self.graph: nx.Graph[str] = nx.Graph()
+        self._paths: dict[tuple[str, str], list[str]] = {}
+        self.down_hosts: set[str] = set()
+        self.down_links: set[frozenset[str]] = set()
+
+    def add_host(self, name: str) -> None:
+        self.graph.add_node(name)
+        self._paths.clear()
+
+    def add_link(self, a: str, b: str, latency: Latency | None = None, loss: float = 0.0) -> None:
+        if not 0.0 <= loss < 1.0:
+            raise ValueError(f"link {a}-{b}: loss must be in [0, 1), got {loss}")
+        lat = latency or Latency()
+        self.graph.add_edge(a, b, latency=lat, loss=loss, weight=lat.mean)
+        self._paths.clear()
+
+    def path(self, a: str, b: str) -> list[str]:
+        """Hosts from a to b along the lowest mean latency over what is up (cached).
+
+        Routing goes around hosts and links that are down, as the Internet's routing
+        would; the cache is cleared whenever a fault changes the picture.
+        """
+        key = (a, b)
+        if key not in self._paths:
+            view = nx.restricted_view(
+                self.graph,
+                self.down_hosts - {a, b},
+                [tuple(link) for link in self.down_links],
+            )
+            try:
+                self._paths[key] = nx.shortest_path(view, a, b, weight="weight")
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                raise Unreachable(f"no working path from {a} to {b}") from None
+        return self._paths[key]
+
+    def set_host(self, name: str, up: bool) -> None:
+        (self.down_hosts.discard if up else self.down_hosts.add)(name)
+        self._paths.clear()
+
+    def set_link(self, a: str, b: str, up: bool) -> None:
+        (self.down_links.discard if up else self.down_links.add)(frozenset((a, b)))
+        self._paths.clear()
+
+    def check(self, a: str, b: str) -> list[str]:
+        """The path, or Unreachable naming what is down."""
+        for host in (a, b):
+            if host in self.down_hosts:
+                raise Unreachable(f"{host} is down")
+        return self.path(a, b)
+
+    def one_way(self, a: str, b: str, rng: random.Random) -> float:
+        """A one-way delay sample from a to b (raises Unreachable)."""
+        if a == b:
+            return 0.0
+        hops = self.check(a, b)
+        return sum(
+            float(self.graph.edges[x, y]["latency"].sample(rng))
+            for x, y in itertools.pairwise(hops)
+        )
+
+    def delivers(self, a: str, b: str, rng: random.Random) -> bool:
+        """Whether one packet exchange survives the links' loss probabilities."""
+        if a == b:
+            return True
+        hops = self.check(a, b)
+        for x, y in itertools.pairwise(hops):
+            loss = self.graph.edges[x, y]["loss"]
+            if loss and rng.random() < loss:
+                return False
+        return True
