@@ -52,6 +52,7 @@ MAX_LOCAL_PART = 64  # RFC 5321 §4.5.3.1.1
 MAX_DOMAIN = 255  # RFC 5321 §4.5.3.1.2
 MAX_PATH = 256  # RFC 5321 §4.5.3.1.3
 _SPECIALS = '()<>@,;:\\".[]'
+_OFF_T_MAX = 2**63 - 1  # Postfix reads SIZE into an off_t
 _KEYWORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _XTEXT = re.compile(r"^(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*$")
 
@@ -238,17 +239,22 @@ def _rfc822_tokens(text: str) -> list[tuple[str, str]] | None:
             out.append((ch, ch))
             i += 1
         else:
-            j = i
-            while j < n and text[j] not in _SPECIALS and text[j] not in " \t":
+            j, buf = i, []
+            while j < n and (
+                text[j] == "\\" or (text[j] not in _SPECIALS and text[j] not in " \t")
+            ):
+                if text[j] == "\\" and j + 1 < n:  # a backslash quotes the next character
+                    j += 1
+                buf.append(text[j])
                 j += 1
-            out.append(("atom", text[i:j]))
+            out.append(("atom", "".join(buf)))
             i = j
     depth = 0
     for kind, _ in out:
         depth += {"<": 1, ">": -1}.get(kind, 0)
-        if depth < 0:
-            return None
-    return out if depth == 0 else None
+        if depth < 0:  # a stray ">" is ignored, as Postfix's parser ignores brackets
+            depth = 0
+    return None if depth > 0 else out
 
 
 def _extract(text: str, strict: bool) -> tuple[str, tuple[str, ...]] | None:
@@ -266,6 +272,7 @@ def _extract(text: str, strict: bool) -> tuple[str, tuple[str, ...]] | None:
     if any(kind == "<" for kind, _ in tokens):
         start = next(i for i, (kind, _) in enumerate(tokens) if kind == "<")
         end = next(i for i, (kind, _) in enumerate(tokens) if kind == ">" and i > start)
+        tokens = [t for i, t in enumerate(tokens) if t[0] != ">" or i >= start]
         inner = tokens[start + 1 : end]
         outside = tokens[:start] + tokens[end + 1 :]
         if any(kind == "<" for kind, _ in outside):
@@ -279,12 +286,26 @@ def _extract(text: str, strict: bool) -> tuple[str, tuple[str, ...]] | None:
                 addresses.append([])
             else:
                 addresses[-1].append(token)
+        addresses = [[t for t in a if t[0] != ">"] for a in addresses]
         addresses = [a for a in addresses if a]
         non_address = False
     if len(addresses) > 1 or (strict and (non_address or not bracketed)):
         return None
+    if addresses and not _one_address(addresses[0]):
+        return None
     internal = "".join(value for _, value in addresses[0]) if addresses else ""
     return internal, route
+
+
+def _one_address(tokens: list[tuple[str, str]]) -> bool:
+    """Words must be joined by ``.`` or ``@``: ``a b@x`` or ``a;b@x`` are not one address."""
+    previous = ""
+    for kind, _ in tokens:
+        word = kind in ("atom", "qstring", "literal")
+        if kind in (";", ":", "<") or (word and previous == "word"):
+            return False
+        previous = "word" if word else kind
+    return True
 
 
 def _check_params(
@@ -304,17 +325,20 @@ def _check_params(
         if sender and upper == "SIZE" and val is not None:
             if not val.isdigit():
                 return (), Reply(501, "5.5.4", "Bad message size syntax")
+            if int(val) > _OFF_T_MAX:
+                return (), Reply(552, "5.3.4", "Message size exceeds file system imposed limit")
         elif sender and upper == "BODY" and val is not None and val.upper() in ("7BIT", "8BITMIME"):
             pass
         elif sender and upper == "RET" and val is not None:
             if upper in params or val.upper() not in ("FULL", "HDRS"):
                 return (), Reply(501, "5.5.4", "Bad RET parameter syntax")
         elif sender and upper == "ENVID" and val is not None:
-            if upper in params or not val or not _XTEXT.match(val) or len(val) > 100:
+            if upper in params or not val or not _XTEXT.match(val):
                 return (), Reply(501, "5.5.4", "Bad ENVID parameter syntax")
-        elif sender and (
-            (upper == "SMTPUTF8" and val is None and smtputf8_enable) or upper == "AUTH"
-        ):
+        elif sender and upper == "AUTH":
+            if upper in params and params[upper] != "<>":
+                return (), Reply(503, "5.5.4", "Error: multiple AUTH= options")
+        elif sender and upper == "SMTPUTF8" and val is None and smtputf8_enable:
             pass
         elif not sender and upper == "NOTIFY" and val is not None:
             words = [w.upper() for w in val.split(",")]
@@ -346,6 +370,7 @@ def parse_path_command(
     smtputf8: bool = False,
     smtputf8_enable: bool = True,
     address_ok: Callable[[str, bool], bool] | None = None,
+    allow_min_user: bool = False,
 ) -> PathCommand | Reply:
     """Parse the text after the verb: ``FROM:<a@b> SIZE=10`` or ``TO:<c@d>``.
 
@@ -374,10 +399,13 @@ def parse_path_command(
         return bad
     if strict_rfc821 and internal.startswith("@"):
         return bad
+    if internal.startswith("-") and not allow_min_user:  # Postfix allow_min_user = no
+        return bad
     asks_utf8 = kind is PathKind.SENDER and any(t.upper() == "SMTPUTF8" for t in tokens[1:])
     utf8 = smtputf8 or (asks_utf8 and smtputf8_enable)
     # Postfix accepts UTF-8 local parts always, UTF-8 domains only with SMTPUTF8.
-    if internal and not utf8 and not internal.rpartition("@")[2].isascii():
+    domain = internal.rpartition("@")[2] if "@" in internal else ""
+    if not utf8 and not domain.isascii():
         return bad
     if internal and address_ok is not None and not address_ok(internal, utf8):
         return bad

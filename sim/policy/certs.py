@@ -89,9 +89,7 @@ def _build(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if issuer is not None:
         builder = builder.add_extension(
@@ -220,7 +218,9 @@ def cert_names(cert: x509.Certificate) -> tuple[str, ...]:
     """DNS names for host-name checks: SubjectAltName DNS-IDs, else the CommonName."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        dns_names = tuple(n.lower().rstrip(".") for n in san.value.get_values_for_type(x509.DNSName))
+        dns_names = tuple(
+            n.lower().rstrip(".") for n in san.value.get_values_for_type(x509.DNSName)
+        )
     except x509.ExtensionNotFound:
         dns_names = ()
     if dns_names:
@@ -252,7 +252,9 @@ def is_expired(cert: x509.Certificate, now: datetime) -> bool:
 def load_pem_chain(data: bytes, *, source: str = "certificate") -> tuple[x509.Certificate, ...]:
     """Certificates of a PEM bundle, leaf first; a bad bundle is an :class:`InputError`."""
     if b"-----BEGIN CERTIFICATE-----" not in data:
-        raise InputError(f"{source}: no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")
+        raise InputError(
+            f"{source}: no PEM certificate found (expected -----BEGIN CERTIFICATE-----)"
+        )
     try:
         return tuple(x509.load_pem_x509_certificates(data))
     except ValueError as exc:

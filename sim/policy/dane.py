@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import TypeVar
 
 import dns.exception
 import dns.rdata
@@ -58,15 +59,17 @@ __all__ = [
 ]
 
 
-class _TextEnum(Enum):
-    @classmethod
-    def _lookup(cls, text: str, what: str) -> _TextEnum:
-        wanted = text.strip().lower()
-        for member in cls:
-            if str(member.value).lower() == wanted or member.name.lower() == wanted:
-                return member
-        expected = ", ".join(str(m.value) for m in cls)
-        raise ValueError(f"unknown {what} {text!r} (expected one of: {expected})")
+_E = TypeVar("_E", bound=Enum)
+
+
+def _from_text(cls: type[_E], text: str, what: str) -> _E:
+    """A member by number or RFC 7218 acronym (``3``, ``DANE-EE``, ``dane_ee``)."""
+    wanted = text.strip().lower().replace("-", "_")
+    for member in cls:
+        if str(member.value) == wanted or member.name.lower() == wanted:
+            return member
+    expected = ", ".join(f"{m.value} ({m.name.replace('_', '-')})" for m in cls)
+    raise ValueError(f"unknown TLSA {what} {text!r} (expected one of: {expected})")
 
 
 class Usage(Enum):
@@ -81,12 +84,20 @@ class Usage(Enum):
     def acronym(self) -> str:
         return self.name.replace("_", "-")
 
+    @classmethod
+    def from_text(cls, text: str) -> Usage:
+        return _from_text(cls, text, "certificate usage")
+
 
 class Selector(Enum):
     """TLSA selector (RFC 6698 §2.1.2): the full certificate or its public key."""
 
     CERT = 0
     SPKI = 1
+
+    @classmethod
+    def from_text(cls, text: str) -> Selector:
+        return _from_text(cls, text, "selector")
 
 
 class MatchingType(Enum):
@@ -96,12 +107,17 @@ class MatchingType(Enum):
     SHA2_256 = 1
     SHA2_512 = 2
 
+    @classmethod
+    def from_text(cls, text: str) -> MatchingType:
+        return _from_text(cls, text, "matching type")
+
 
 class DnssecStatus(Enum):
     """What the validating resolver said about the TLSA query (RFC 4033 §5 states).
 
     ``none`` is a DNSSEC-validated denial of existence: there are no TLSA records.
-    ``bogus`` also stands for SERVFAIL and time-outs: no usable answer.
+    ``bogus`` also stands for SERVFAIL, time-outs and "indeterminate" (no trust anchor):
+    RFC 7672 §2.1.1 treats all of them as a failed lookup, never as "no TLSA".
     """
 
     SECURE = "secure"
@@ -128,6 +144,13 @@ class DaneState(Enum):
     ABSENT = "absent"  # no (secure) TLSA records: DANE does not apply
     LOOKUP_FAILED = "lookup-failed"  # bogus / SERVFAIL: do not deliver to this host
 
+    @classmethod
+    def from_text(cls, text: str) -> DaneState:
+        for member in cls:
+            if member.value == text.strip().lower():
+                return member
+        raise ValueError(f"unknown DANE state {text!r}")
+
 
 class DaneOutcome(Enum):
     """Result of checking a chain against TLSA records."""
@@ -141,6 +164,13 @@ class DaneOutcome(Enum):
     @property
     def authenticated(self) -> bool:
         return self is DaneOutcome.MATCH
+
+    @classmethod
+    def from_text(cls, text: str) -> DaneOutcome:
+        for member in cls:
+            if member.value == text.strip().lower():
+                return member
+        raise ValueError(f"unknown DANE outcome {text!r}")
 
 
 def parse_tlsa(text: str, *, source: str = "TLSA record") -> TLSA:
@@ -249,7 +279,6 @@ class DaneCheck:
     outcome: DaneOutcome
     reason: str
     record: TLSA | None = None
-    details: tuple[str, ...] = field(default=())
 
     @property
     def authenticated(self) -> bool:
@@ -303,7 +332,8 @@ def _check_ta(
             )
         return DaneCheck(
             DaneOutcome.MATCH,
-            f"certificate chain validated from the DANE-TA(2) trust anchor {record.to_text()[:12]}...",
+            "certificate chain validated from the DANE-TA(2) trust anchor of record "
+            f"{record.to_text()[:12]}...",
             record,
         )
     return best

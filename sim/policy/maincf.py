@@ -46,6 +46,7 @@ _DEFAULTS: dict[str, str] = {
     "resolve_null_domain": "no",
     "resolve_numeric_domain": "no",
     "strict_rfc821_envelopes": "no",
+    "allow_min_user": "no",
     "recipient_delimiter": "",
     "soft_bounce": "no",
     "relay_clientcerts": "",

@@ -126,9 +126,7 @@ class DomainList:
             return True
         if self.exact:
             return False
-        if pattern.text.startswith("."):
-            return name.endswith(pattern.text)
-        return self.parent_style and name.endswith("." + pattern.text)
+        return _parent_match(name, pattern.text, self.parent_style)
 
 
 class HostList:
@@ -192,9 +190,22 @@ class HostList:
             return False
         if host == pattern.text:
             return True
-        if pattern.text.startswith("."):
-            return host.endswith(pattern.text)
-        return self.parent_style and host.endswith("." + pattern.text)
+        return _parent_match(host, pattern.text, self.parent_style)
+
+
+def _parent_match(name: str, pattern: str, parent_style: bool) -> bool:
+    """Postfix ``match_hostname``: a parent of ``name`` equals the pattern.
+
+    The parents are tried as ``b.c``, ``c`` when the list is in
+    ``parent_domain_matches_subdomains`` and as ``.b.c``, ``.c`` otherwise, so a
+    ``.domain`` pattern only works in lists that are not.
+    """
+    rest = name
+    while "." in rest[1:]:
+        rest = rest[rest.index(".", 1) :]
+        if (rest[1:] if parent_style else rest) == pattern:
+            return True
+    return False
 
 
 def _is_table_ref(text: str) -> bool:

@@ -159,6 +159,8 @@ class Stage(Enum):
     HELO = "Helo command"
     SENDER = "Sender address"
     RECIPIENT = "Recipient address"
+    SASL = "SASL login name"
+    CCERT = "Client certificate"
 
 
 class DomainStatus(Enum):
@@ -517,11 +519,13 @@ class RelayPolicy:
 
         return Evaluation(self, client).helo_stage()
 
-    def check_sender(self, client: ClientFacts, sender: str) -> Decision:
+    def check_sender(
+        self, client: ClientFacts, sender: str, *, rejected_helo: str | None = None
+    ) -> Decision:
         """``sender`` is the internal form from :mod:`sim.policy.addresses` ("" for ``<>``)."""
         from sim.policy.restrictions import Evaluation
 
-        return Evaluation(self, client, sender=sender).sender_stage()
+        return Evaluation(self, client, sender=sender, rejected_helo=rejected_helo).sender_stage()
 
     def check_recipient(
         self,
@@ -530,11 +534,17 @@ class RelayPolicy:
         recipient: str,
         *,
         dns: Mapping[str, DomainStatus] | None = None,
+        rejected_helo: str | None = None,
     ) -> Decision:
-        """The full RCPT decision, including delayed client/HELO/sender restrictions."""
+        """The full RCPT decision, including delayed client/HELO/sender restrictions.
+
+        ``rejected_helo`` is a HELO name refused earlier with ``smtpd_delay_reject = no``.
+        """
         from sim.policy.restrictions import Evaluation
 
-        return Evaluation(self, client, sender=sender, recipient=recipient, dns=dns).rcpt_stage()
+        return Evaluation(
+            self, client, sender=sender, recipient=recipient, dns=dns, rejected_helo=rejected_helo
+        ).rcpt_stage()
 
     def address_error(self, address: str, *, smtputf8: bool = True) -> bool:
         """Postfix ``smtpd_check_addr``: does the resolver call this address a syntax error?"""

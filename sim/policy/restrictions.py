@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from enum import Enum
 
 from sim.policy.addresses import valid_hostname
@@ -79,9 +80,13 @@ class Evaluation:
         sender: str | None = None,
         recipient: str | None = None,
         dns: Mapping[str, DomainStatus] | None = None,
+        rejected_helo: str | None = None,
     ) -> None:
         self.p = policy
         self.client = client
+        # With smtpd_delay_reject = no, a HELO that was refused still leaves its pending
+        # defer_if_permit behind for the transaction, as Postfix does.
+        self.rejected_helo = rejected_helo
         self.sender = sender
         self.recipient = recipient
         self.dns = {k.lower().rstrip("."): v for k, v in (dns or {}).items()}
@@ -113,9 +118,15 @@ class Evaluation:
         return self._run_stage("smtpd_client_restrictions", Stage.CLIENT, self.client.namaddr)
 
     def _helo(self) -> Status:
-        if self.client.helo is None:  # Postfix skips HELO restrictions without HELO
+        helo = self.client.helo or self.rejected_helo
+        if helo is None:  # Postfix skips HELO restrictions without HELO
             return Status.DUNNO
-        return self._run_stage("smtpd_helo_restrictions", Stage.HELO, self.client.helo or "")
+        saved = self.client
+        self.client = replace(saved, helo=helo)
+        try:
+            return self._run_stage("smtpd_helo_restrictions", Stage.HELO, helo)
+        finally:
+            self.client = saved
 
     def _sender(self) -> Status:
         if self.sender is None:
@@ -162,7 +173,8 @@ class Evaluation:
                     return self._decision(Status.OK, R250_RCPT_OK)
         else:
             # Recover the pending defer_if_permit of the earlier stages, as they ran then.
-            replay = Evaluation(self.p, self.client)  # no transaction at connect and HELO
+            # no transaction at connect and HELO
+            replay = Evaluation(self.p, self.client, rejected_helo=self.rejected_helo)
             replay._client()
             replay._helo()
             replay.sender = self.sender
@@ -246,10 +258,10 @@ class Evaluation:
                 Step(self.current_list, by, f"reject_warning: {self._build(code, dsn, text)}")
             )
             return Status.DUNNO
-        reply = self._build(code, dsn, text)
-        if self.defer_if_reject is not None and reply.code >= 500:
-            reply = self.defer_if_reject
-            by = "defer_if_reject"
+        if self.defer_if_reject is not None and 500 <= code <= 599:
+            reply, by = self.defer_if_reject, "defer_if_reject"
+        else:
+            reply = self._build(code, dsn, text)
         self.reply, self.by = reply, by
         return Status.REJECT
 
@@ -456,10 +468,9 @@ class Evaluation:
 
     def _base_local(self, local: str) -> str:
         """The local part without its address extension (``recipient_delimiter``)."""
-        for ch in self.p.cfg.get("recipient_delimiter"):
-            if ch in local:
-                return local.split(ch, 1)[0]
-        return local
+        delims = self.p.cfg.get("recipient_delimiter")
+        cut = min((local.find(ch) for ch in delims if ch in local), default=-1)
+        return local if cut < 0 else local[:cut]
 
     def _addr_find(self, tables: list[Table], resolved: str) -> str | None:
         """Postfix ``mail_addr_find``: full, without extension, bare local part, @domain."""
@@ -568,13 +579,13 @@ class Evaluation:
             if c.sasl_login is None:
                 return Status.DUNNO
             return self._table(
-                table, [(c.sasl_login, False)], c.sasl_login, Stage.CLIENT, word, depth
+                table, [(c.sasl_login, False)], c.sasl_login, Stage.SASL, word, depth
             )
         if word == "check_ccert_access":
             if c.cert_fingerprint is None:
                 return Status.DUNNO
             keys = [(c.cert_fingerprint, False)]
-            return self._table(table, keys, c.cert_fingerprint, Stage.CLIENT, word, depth)
+            return self._table(table, keys, c.cert_fingerprint, Stage.CCERT, word, depth)
         is_sender = word == "check_sender_access"
         addr = self.sender if is_sender else self.recipient
         if addr is None:

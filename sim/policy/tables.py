@@ -86,9 +86,22 @@ class Table:
 
     def _regexp(self, key: str) -> str | None:
         for negate, pattern, value in self.patterns:
-            if (pattern.search(key) is not None) != negate:
-                return value
+            match = pattern.search(key)
+            if (match is not None) != negate:
+                return value if match is None else _substitute(value, match)
         return None
+
+
+def _substitute(value: str, match: re.Match[str]) -> str:
+    """regexp_table(5): ``$1`` or ``${1}`` in the result is the matched group's text."""
+
+    def group(m: re.Match[str]) -> str:
+        number = int(m.group(1) or m.group(2))
+        if number > (match.re.groups or 0):
+            return ""
+        return match.group(number) or ""
+
+    return re.sub(r"\$(\d)|\$\{(\d+)\}", group, value).replace("$$", "$")
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:

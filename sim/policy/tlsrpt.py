@@ -118,7 +118,9 @@ def _check_uri(uri: str) -> None:
     if not colon or not rest:
         raise ValueError(f"rua URI {uri!r} has no scheme (expected mailto: or https:)")
     if scheme.lower() not in _URI_SCHEMES:
-        raise ValueError(f"rua URI {uri!r}: unsupported scheme {scheme!r} (expected mailto or https)")
+        raise ValueError(
+            f"rua URI {uri!r}: unsupported scheme {scheme!r} (expected mailto or https)"
+        )
     if any(c in uri for c in " \t!;,") or any(ord(c) < 0x21 or ord(c) > 0x7E for c in uri):
         raise ValueError(
             f"rua URI {uri!r}: ',', '!', ';', spaces and non-ASCII must be percent-encoded"
@@ -167,7 +169,7 @@ def parse_tlsrpt_txt(records: Sequence[str], *, source: str = "_smtp._tls TXT") 
         if not eq:
             raise InputError(f"{source}: field {number} {item!r}: expected name=value")
         if name == "rua":
-            uris = [u for u in re.split(r"[ \t]*,[ \t]*", value)]
+            uris = re.split(r"[ \t]*,[ \t]*", value)
             if not value or any(not u for u in uris):
                 raise InputError(f"{source}: rua {value!r}: empty URI in the list")
             for uri in uris:
@@ -239,12 +241,14 @@ class _Bucket:
     details: dict[tuple[str, ...], int] = field(default_factory=dict)
 
 
+def _utc(when: datetime) -> datetime:
+    """``when`` in UTC; a naive datetime is taken to be UTC already."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
 def format_datetime(when: datetime) -> str:
-    """RFC 3339 ``date-time`` in UTC with a ``Z`` (naive datetimes are taken as UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 ``date-time`` in UTC with a ``Z``, whole seconds (naive means UTC)."""
+    return _utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_report(
@@ -266,7 +270,7 @@ def build_report(
         raise ValueError("organization-name must not be empty")
     if not report_id:
         raise ValueError("report-id must not be empty")
-    if end < start:
+    if _utc(end) < _utc(start):
         raise ValueError(f"end-datetime {end} is before start-datetime {start}")
     buckets: dict[tuple[Any, ...], _Bucket] = {}
     for o in outcomes:
@@ -348,10 +352,8 @@ def report_filename(
 ) -> str:
     """RFC 8460 §5.1 report file name: ``sender!policy-domain!begin!end[!id].json[.gz]``."""
 
-    def seconds(when: datetime) -> int:
-        return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
-
-    name = f"{submitter}!{policy_domain}!{seconds(start)}!{seconds(end)}"
+    begin, finish = int(_utc(start).timestamp()), int(_utc(end).timestamp())
+    name = f"{submitter}!{policy_domain}!{begin}!{finish}"
     if unique_id:
         name += f"!{unique_id}"
     return name + (".json.gz" if gzip else ".json")

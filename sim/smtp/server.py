@@ -75,6 +75,14 @@ R535_AUTH_FAILED = Reply(535, "5.7.8", "Error: authentication failed: authentica
 R552_TOO_BIG = Reply(552, "5.3.4", "Error: message file too big")
 
 
+_NEUTER = set(' <>()\\";@')  # Postfix smtpd NEUTER_CHARACTERS
+
+
+def _neuter(name: str) -> str:
+    """The HELO name as Postfix keeps it: specials and unprintables become ``?``."""
+    return "".join("?" if ch in _NEUTER or not ch.isprintable() else ch for ch in name)
+
+
 class State(Enum):
     """Where the session is (RFC 5321 §4.1.4 ordering)."""
 
@@ -143,7 +151,7 @@ class ServerConfig:
     banner: str = "ESMTP Postfix"
     capabilities: tuple[str, ...] = DEFAULT_CAPABILITIES
     message_size_limit: int = 10_240_000
-    max_command_line: int = 512
+    max_command_line: int = 2048  # Postfix line_length_limit (RFC 5321 asks for >= 512)
     sasl_users: Mapping[str, str] = field(default_factory=dict)
     dns: Mapping[str, DomainStatus] = field(default_factory=dict)
 
@@ -227,6 +235,7 @@ class ServerDialogue:
         self.sasl_login = client.sasl_login
         self.tls = tls_active
         self.denied: Reply | None = None
+        self.rejected_helo: str | None = None
         self._reset()
 
     # -- helpers -----------------------------------------------------------------------
@@ -302,12 +311,12 @@ class ServerDialogue:
         if not arg:
             return self._out(R501_EHLO if verb == "EHLO" else R501_HELO)
         self._reset()
-        self.greeting = verb
-        self.helo = arg
+        self.greeting, self.rejected_helo = verb, None
+        self.helo = _neuter(arg)
         if self.policy is not None and not self._flag("smtpd_delay_reject", True):
             decision = self.policy.check_helo(self._facts())
             if not decision.accepted:
-                self.helo = None
+                self.rejected_helo, self.helo = self.helo, None
                 return self._out(decision.reply, decision)
         self.state = State.READY
         if verb == "HELO":
@@ -334,6 +343,7 @@ class ServerDialogue:
             strict_rfc821=self._flag("strict_rfc821_envelopes"),
             size_limit=self.config.message_size_limit,
             smtputf8_enable=self._flag("smtputf8_enable", True),
+            allow_min_user=self._flag("allow_min_user"),
             address_ok=(
                 (lambda text, utf8: not policy.address_error(text, smtputf8=utf8))
                 if policy is not None
@@ -344,7 +354,7 @@ class ServerDialogue:
             return self._out(parsed)
         sender = "" if parsed.mailbox is None else parsed.mailbox.text
         if policy is not None and not self._flag("smtpd_delay_reject", True):
-            decision = policy.check_sender(self._facts(), sender)
+            decision = policy.check_sender(self._facts(), sender, rejected_helo=self.rejected_helo)
             if not decision.accepted:
                 return self._out(decision.reply, decision)
         self.sender, self.mail_params = sender, parsed.params
@@ -362,6 +372,7 @@ class ServerDialogue:
             strict_rfc821=self._flag("strict_rfc821_envelopes"),
             smtputf8=self.smtputf8,
             smtputf8_enable=self._flag("smtputf8_enable", True),
+            allow_min_user=self._flag("allow_min_user"),
             address_ok=(
                 (lambda text, utf8: not policy.address_error(text, smtputf8=utf8))
                 if policy is not None
@@ -375,7 +386,11 @@ class ServerDialogue:
         decision = None
         if policy is not None:
             decision = policy.check_recipient(
-                self._facts(), self.sender, recipient, dns=self.config.dns
+                self._facts(),
+                self.sender,
+                recipient,
+                dns=self.config.dns,
+                rejected_helo=self.rejected_helo,
             )
             if not decision.accepted:
                 return self._out(decision.reply, decision)

@@ -164,7 +164,7 @@ def test_greeting_refusal_fails_every_recipient(tmp_path: Path) -> None:
             "503 5.5.1 Error: nested MAIL command",
         ),
         (["EHLO x", "FROB"], "502 5.5.2 Error: command not recognized"),
-        (["EHLO x", "MAIL FROM:<a@b.example> " + "X" * 600], "500 5.5.6 Error: line too long"),
+        (["EHLO x", "MAIL FROM:<a@b.example> " + "X" * 2100], "500 5.5.6 Error: line too long"),
         (["EHLO x", "MAIL FROM:<a@b.example>", "RSET"], "250 2.0.0 Ok"),
         (
             ["EHLO x", "MAIL FROM:<a@b.example>", "RSET", "RCPT TO:<a@example.com>"],
