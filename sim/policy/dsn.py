@@ -315,7 +315,10 @@ class ReportContext:
 
     ``queue_id`` is the original's queue id (``X-Postfix-Queue-ID`` and the MIME boundary);
     ``dsn_id`` names the notice itself (``Received: ... id``, ``Message-Id``).
-    ``size_limit`` caps the returned original in bytes; 0 means no limit.
+    ``size_limit``: a larger original comes back as headers only, as Postfix 3.x
+    ``bounce_original()`` does (cutting a MIME message would break it); 0 means no
+    limit.  ``delay_warning_hours`` is Postfix's ``delay_warning_time``, which its
+    delay notice quotes ("for more than 4 hour(s)"); None quotes the message's age.
     """
 
     reporting_mta: str
@@ -324,6 +327,7 @@ class ReportContext:
     queue_id: str | None = None
     dsn_id: str | None = None
     size_limit: int = BOUNCE_SIZE_LIMIT
+    delay_warning_hours: int | None = None
 
     def __post_init__(self) -> None:
         if not self.reporting_mta or any(c.isspace() or c in ";<>@" for c in self.reporting_mta):
@@ -443,6 +447,8 @@ def _human_text(kind: DsnKind, results: Sequence[RecipientResult], ctx: ReportCo
     timers give "for more than 0 hour(s)".
     """
     hours = int((ctx.date - ctx.arrival).total_seconds() // 3600)
+    if kind is DsnKind.DELAY and ctx.delay_warning_hours is not None:
+        hours = ctx.delay_warning_hours
     text = _INTRO.format(host=ctx.reporting_mta) + _TEMPLATES[kind].format(hours=hours)
     until = [r.will_retry_until for r in results if r.will_retry_until is not None]
     if kind is DsnKind.DELAY and until:
@@ -501,7 +507,8 @@ def _status_part(
 
 def _original_part(kind: DsnKind, original: bytes, envelope: Envelope, limit: int) -> EmailMessage:
     """RFC 6522 §3 third part; RFC 3461 §4.3 RET applies to failure notices only."""
-    headers_only = kind is not DsnKind.FAILURE or envelope.ret is Ret.HDRS
+    too_big = bool(limit) and len(original) > limit
+    headers_only = kind is not DsnKind.FAILURE or envelope.ret is Ret.HDRS or too_big
     copy = _returned(original, envelope.sender, headers_only, limit)
     undelivered = "" if kind is DsnKind.SUCCESS else "Undelivered "
     part = EmailMessage(policy=_POLICY)

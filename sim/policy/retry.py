@@ -12,7 +12,9 @@ Classification (retry.md §6.3):
   wins and the reported status takes the basic code's class (as Postfix does).  Codes
   RFC 3463 §3 reserves for permanent (X.1.1, X.5.2, ...) or transient (X.4.1, X.2.2, ...)
   use are accepted but flagged in :attr:`Verdict.notes`.
-* RFC 5321 §4.5.3.1.10: a 552 to RCPT means "too many recipients" and is temporary.
+* RFC 5321 §4.5.3.1.10 lets a client treat 552 to RCPT as "too many recipients" (452);
+  Postfix disabled that (smtp_proto.c) because most 552s mean "mailbox full" or "too
+  big", and so do we: a 552 is permanent, with a note.
 * Failures without a reply (refused, time-out, lost connection, DNS failure) are
   temporary (4.4.1, 4.4.2, 4.4.3); a TLS failure is temporary (4.7.5) unless the TLS
   policy passed in says permanent.
@@ -194,8 +196,10 @@ def classify_reply(reply: Reply, stage: Stage = Stage.RCPT) -> Verdict:
     else:
         outcome = Outcome.PERMANENT
     if reply.code == 552 and stage is Stage.RCPT:
-        outcome = Outcome.TEMPORARY
-        notes.append("552 to RCPT is treated as 452 'too many recipients' (RFC 5321 §4.5.3.1.10)")
+        notes.append(
+            "552 to RCPT stays permanent, as in Postfix; RFC 5321 §4.5.3.1.10 would allow "
+            "reading it as 452 'too many recipients'"
+        )
     detail = (0, 0)
     if reply.enhanced is None:
         status = f"{outcome.digit}.0.0"

@@ -404,18 +404,39 @@ def big_original(kib: int) -> bytes:
 
 
 @pytest.mark.parametrize(("limit", "size_kib"), [(BOUNCE_SIZE_LIMIT, 200), (2000, 10)])
-def test_full_return_is_cut_at_the_size_limit(limit: int, size_kib: int) -> None:
+def test_an_original_over_the_size_limit_comes_back_as_headers_only(
+    limit: int, size_kib: int
+) -> None:
+    """Postfix 3.x bounce_original(): never cut a message, return its headers instead."""
     ctx = ReportContext(HOST, ARRIVAL, NOW, size_limit=limit)
     out = build_dsn(DsnKind.FAILURE, big_original(size_kib), BOB_CAROL, (failed(),), ctx)
     assert isinstance(out, Dsn)
-    inner = returned(parse(out)).get_payload(0)
+    part = returned(parse(out))
+    assert part.get_content_type() == "text/rfc822-headers"
+    assert "Subject: quarterly report" in part.get_content()
+    assert "xxxxxxxx" not in part.get_content()
+    assert len(out.as_bytes()) < limit + 5000
+
+
+def test_an_original_under_the_limit_comes_back_whole() -> None:
+    ctx = ReportContext(HOST, ARRIVAL, NOW, size_limit=BOUNCE_SIZE_LIMIT)
+    out = build_dsn(DsnKind.FAILURE, big_original(10), BOB_CAROL, (failed(),), ctx)
+    assert isinstance(out, Dsn)
+    part = returned(parse(out))
+    assert part.get_content_type() == "message/rfc822"
+    inner = part.get_payload(0)
     assert isinstance(inner, EmailMessage)
     assert inner["Subject"] == "quarterly report"
-    body = inner.get_content().replace("\r\n", "\n")
-    size = len(inner.as_bytes(policy=email.policy.default.clone(linesep="\n")))
-    assert limit - 80 < size <= limit
-    assert body.endswith("x\n")  # cut at a line end
-    assert len(out.as_bytes()) < limit + 5000
+
+
+def test_delay_notice_quotes_delay_warning_time() -> None:
+    from datetime import timedelta
+
+    later = ARRIVAL + timedelta(hours=5, minutes=10)
+    ctx = ReportContext(HOST, ARRIVAL, later, delay_warning_hours=4)
+    out = build_dsn(DsnKind.DELAY, ORIGINAL, BOB_CAROL, (delayed(),), ctx)
+    assert isinstance(out, Dsn)
+    assert "for more than 4 hour(s)" in out.as_bytes().decode()
 
 
 def test_size_limit_zero_returns_everything() -> None:

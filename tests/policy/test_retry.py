@@ -83,8 +83,8 @@ REPLIES = [
     (Reply(451, "5.1.1", "odd"), Stage.RCPT, TEMP, "4.1.1", RECIPIENT),
     (Reply(550, "4.2.2", "odd"), Stage.RCPT, PERM, "5.2.2", RECIPIENT),
     (Reply(250, "5.0.0", "odd"), Stage.MAIL, OK, "2.0.0", MESSAGE),
-    # RFC 5321 §4.5.3.1.10: 552 to RCPT is "too many recipients", i.e. 452
-    (Reply(552, "5.5.3", "Too many"), Stage.RCPT, TEMP, "4.5.3", RECIPIENT),
+    # Postfix keeps 552 to RCPT permanent (RFC 5321 §4.5.3.1.10 would allow 452)
+    (Reply(552, "5.2.2", "Mailbox full"), Stage.RCPT, PERM, "5.2.2", RECIPIENT),
 ]
 
 
