@@ -93,6 +93,10 @@ class ClientDialogue:
     def _fail_all(self, reply: Reply, stage: Stage, recipients: Sequence[str]) -> None:
         verdict = classify_reply(reply, stage)
         outcome = Outcome.TEMPORARY if verdict.outcome is Outcome.SUCCESS else verdict.outcome
+        if stage in (Stage.CONNECT, Stage.EHLO):
+            # Postfix smtp_skip_5xx_greeting = yes: a 5xx greeting or EHLO reply means
+            # "try another MX host, then later", never a bounce.
+            outcome = Outcome.TEMPORARY
         decided = {r.recipient for r in self.results}
         for rcpt in recipients:
             if rcpt not in decided:

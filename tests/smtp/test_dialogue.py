@@ -139,7 +139,8 @@ def test_announced_size_over_the_limit_is_refused_at_mail(classic: RelayPolicy) 
     assert c.results[0].outcome is Outcome.PERMANENT
 
 
-def test_greeting_refusal_fails_every_recipient(tmp_path: Path) -> None:
+def test_greeting_refusal_defers_every_recipient(tmp_path: Path) -> None:
+    """Postfix smtp_skip_5xx_greeting: a refused greeting is tried again later."""
     policy = make_policy(
         tmp_path,
         CLASSIC + "smtpd_delay_reject = no\nsmtpd_client_restrictions = reject\n",
@@ -147,7 +148,7 @@ def test_greeting_refusal_fails_every_recipient(tmp_path: Path) -> None:
     )
     c = client("a@example.com", "b@example.com")
     converse(c, server(policy))
-    assert [r.outcome for r in c.results] == [Outcome.PERMANENT, Outcome.PERMANENT]
+    assert [r.outcome for r in c.results] == [Outcome.TEMPORARY, Outcome.TEMPORARY]
     assert c.results[0].reply.line() == (
         "554 5.7.1 <unknown[198.51.100.7]>: Client host rejected: Access denied"
     )

@@ -25,7 +25,10 @@ def fmt(rep: dict | None) -> str:
 
 
 def main() -> None:
-    summary = json.loads((HERE / "results" / "summary.json").read_text())
+    import sys
+    name = sys.argv[1] if len(sys.argv) > 1 else "summary.json"
+    summary = json.loads((HERE / "results" / name).read_text())
+    wanted = {c["config"] for c in summary["configs"]}
     print("## Per configuration\n")
     print("| config | cases | replies compared | mismatches | note |")
     print("| --- | ---: | ---: | ---: | --- |")
@@ -43,6 +46,8 @@ def main() -> None:
           f"→ agreement {agree:.2f} %. Wall time of the run: {t['seconds']} s.\n")
     groups: OrderedDict = OrderedDict()
     for f in sorted((HERE / "results").glob("*/diff.jsonl")):
+        if f.parent.name not in wanted:
+            continue
         for line in f.read_text().splitlines():
             if not line.strip():
                 continue
