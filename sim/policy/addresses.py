@@ -214,6 +214,8 @@ def _rfc822_tokens(text: str) -> list[tuple[str, str]] | None:
     while i < n:
         ch = text[i]
         if ch in " \t":
+            if out and out[-1][0] != "space":
+                out.append(("space", " "))
             i += 1
         elif ch == '"':
             j, buf = i + 1, []
@@ -278,7 +280,7 @@ def _extract(text: str, strict: bool) -> tuple[str, tuple[str, ...]] | None:
         if any(kind == "<" for kind, _ in outside):
             return None  # two bracketed addresses
         addresses = [inner]
-        non_address = bool(outside)
+        non_address = any(kind != "space" for kind, _ in outside)
     else:
         addresses = [[]]
         for token in tokens:
@@ -287,24 +289,31 @@ def _extract(text: str, strict: bool) -> tuple[str, tuple[str, ...]] | None:
             else:
                 addresses[-1].append(token)
         addresses = [[t for t in a if t[0] != ">"] for a in addresses]
-        addresses = [a for a in addresses if a]
+        addresses = [a for a in addresses if any(k != "space" for k, _ in a)]
         non_address = False
     if len(addresses) > 1 or (strict and (non_address or not bracketed)):
         return None
     if addresses and not _one_address(addresses[0]):
         return None
-    internal = "".join(value for _, value in addresses[0]) if addresses else ""
+    internal = "".join(v for k, v in addresses[0] if k != "space") if addresses else ""
     return internal, route
 
 
 def _one_address(tokens: list[tuple[str, str]]) -> bool:
-    """Words must be joined by ``.`` or ``@``: ``a b@x`` or ``a;b@x`` are not one address."""
-    previous = ""
+    """Words apart by white space are two addresses (``a b@x``), as is ``a;b@x``.
+
+    Words written together (``a"b"@x``, ``%x%[127.0.0.1]@y``) are glued into one, as
+    Postfix's RFC 822 parser glues them.
+    """
+    previous, spaced = "", False
     for kind, _ in tokens:
+        if kind == "space":
+            spaced = True
+            continue
         word = kind in ("atom", "qstring", "literal")
-        if kind in (";", ":", "<") or (word and previous == "word"):
+        if kind in (";", "<") or (word and previous == "word" and spaced):
             return False
-        previous = "word" if word else kind
+        previous, spaced = ("word" if word else kind), False
     return True
 
 
