@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from sim.errors import PolicyConfigError
 from sim.policy.maincf import MODELLED_PARAMETERS, MainCf
@@ -249,6 +250,7 @@ class RelayPolicy:
     lists: dict[str, list[str]] = field(default_factory=dict)
     classes: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    _memo: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_main_cf(cls, path: str | Path) -> RelayPolicy:
@@ -498,14 +500,31 @@ class RelayPolicy:
 
     # -- helpers for the engine --------------------------------------------------------
 
+    # The policy is immutable once compiled, so these answers are memoized: the
+    # simulator asks the same questions for every message.
+
     def resolve(self, address: str) -> Resolution:
-        return self.resolver.resolve(address)
+        cache = self._memo.setdefault("resolve", {})
+        if address not in cache:
+            if len(cache) > 100_000:
+                cache.clear()
+            cache[address] = self.resolver.resolve(address)
+        result: Resolution = cache[address]
+        return result
 
     def code(self, name: str) -> int:
-        return self.cfg.integer(name)
+        cache = self._memo.setdefault("code", {})
+        if name not in cache:
+            cache[name] = self.cfg.integer(name)
+        value: int = cache[name]
+        return value
 
     def flag(self, name: str) -> bool:
-        return self.cfg.flag(name)
+        cache = self._memo.setdefault("flag", {})
+        if name not in cache:
+            cache[name] = self.cfg.flag(name)
+        value: bool = cache[name]
+        return value
 
     # -- stage API (the SMTP dialogue calls these) -------------------------------------
 

@@ -9,6 +9,7 @@ messages the MTAs really hold; a lost message raises
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -88,6 +89,8 @@ class World:
         self.env = simpy.Environment()
         self.network = Network()
         self.zones = ZoneSet.from_texts(spec.zones)
+        # Zone data do not change during a run, so answers are memoized per query.
+        self.lookup = functools.lru_cache(maxsize=100_000)(self.zones.lookup)
         self.ledger = Ledger()
         self.records: list[tuple[float, str, str, int, str]] = []
         self.latencies: list[float] = []

@@ -96,6 +96,7 @@ class Mta:
         self.held: set[int] = set()
         self.rng = world.stream(f"mta:{spec.name}")
         self.domains = {d.lower() for d in spec.domains}
+        self.server_config = ServerConfig.from_policy(self.policy)
 
     # -- receiving -------------------------------------------------------------------
 
@@ -161,9 +162,7 @@ class Mta:
         """Hosts to try in order, or the outcome and reply when there are none."""
         if self.spec.relayhost:
             return [self.spec.relayhost], Outcome.SUCCESS, ""
-        result = resolve_mx(
-            msg.domain, self.world.zones.lookup, rng=self.rng, local_names=(self.name,)
-        )
+        result = resolve_mx(msg.domain, self.world.lookup, rng=self.rng, local_names=(self.name,))
         if result.action is Action.DELIVER:
             return [t.host for t in result.targets], Outcome.SUCCESS, ""
         outcome = Outcome.PERMANENT if result.action is Action.BOUNCE else Outcome.TEMPORARY
@@ -205,7 +204,7 @@ class Mta:
         server = ServerDialogue(
             ClientFacts(address=self.spec.address, name=self.name),
             policy=peer.policy,
-            config=ServerConfig.from_policy(peer.policy),
+            config=peer.server_config,
         )
         events = converse(client, server)
         commands = sum(1 for line in client.transcript if line.startswith("C: "))

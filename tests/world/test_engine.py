@@ -1,0 +1,142 @@
+"""Small seeded worlds: failover through a backup MX, conservation, determinism, Erlang C."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from sim.policy.retry_schedules import PostfixSchedule
+from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, World, WorldSpec
+from sim.world.ledger import ConservationError, Ledger
+from sim.world.mta import MtaSpec
+from sim.world.network import Latency
+
+ZONE = """$ORIGIN example.com.
+$TTL 300
+@ IN MX 10 mx1.example.com.
+@ IN MX 20 mx2.example.com.
+mx1 IN A 192.0.2.10
+mx2 IN A 192.0.2.20
+"""
+
+
+def failover_world(*, outage: float = 2 * 3600, rate: float = 0.05) -> WorldSpec:
+    return WorldSpec(
+        mtas=(
+            MtaSpec("out.sender.org", "198.51.100.5", connect_timeout=5.0),
+            MtaSpec("mx1.example.com", "192.0.2.10", domains=("example.com",)),
+            MtaSpec(
+                "mx2.example.com", "192.0.2.20", relay_domains=("example.com",), connect_timeout=5.0
+            ),
+            MtaSpec("router", "203.0.113.1"),
+        ),
+        links=(
+            LinkSpec("out.sender.org", "router", Latency(0.02)),
+            LinkSpec("mx1.example.com", "router", Latency(0.01)),
+            LinkSpec("mx2.example.com", "router", Latency(0.01)),
+        ),
+        zones=(("example.com.zone", ZONE),),
+        sources=(
+            SourceSpec("users", "out.sender.org", rate, "alice@sender.org", ("bob@example.com",)),
+        ),
+        faults=(FaultSpec(1800, "mx1.example.com", outage),),
+        sample_every=300,
+    )
+
+
+def test_backup_mx_holds_mail_while_the_primary_is_down() -> None:
+    result = World(failover_world(), seed=3).run(until=8 * 3600)
+    s = result.summary
+    assert s["lost"] == 0
+    assert s["delivered"] == s["accepted"] > 100
+    assert s["queued_at_end"] == 0
+    ts = result.timeseries.pivot(index="t", columns="host", values="queued")
+    during = ts.loc[(ts.index > 1800 + 600) & (ts.index < 1800 + 7200)]
+    # Within one maximal_backoff_time (4000 s) of the primary's return, all is delivered.
+    after = ts.loc[ts.index > 1800 + 7200 + 4000 + 300]
+    assert during["mx2.example.com"].max() > 10  # the backup queues while mx1 is down
+    assert after["mx2.example.com"].max() == 0  # and drains once it is back
+    relayed = result.events[result.events.kind == "relayed"]
+    assert (relayed.detail == "to mx2.example.com").sum() > 10
+
+
+def test_same_seed_same_events_different_seed_different_traffic() -> None:
+    a = World(failover_world(), seed=5).run(until=4 * 3600).events
+    b = World(failover_world(), seed=5).run(until=4 * 3600).events
+    c = World(failover_world(), seed=6).run(until=4 * 3600).events
+    assert a.equals(b)
+    assert not a.equals(c)
+
+
+def test_bounce_to_a_dead_domain_returns_one_dsn_and_never_bounces_a_bounce() -> None:
+    spec = WorldSpec(
+        mtas=(
+            MtaSpec(
+                "out.sender.org",
+                "198.51.100.5",
+                domains=("sender.org",),
+                retry=PostfixSchedule(maximal_queue_lifetime=3600, bounce_queue_lifetime=3600),
+            ),
+        ),
+        zones=(("example.com.zone", ZONE),),
+        sources=(
+            SourceSpec(
+                "one", "out.sender.org", 1.0, "alice@sender.org", ("x@example.com",), count=1
+            ),
+            SourceSpec("bounce", "out.sender.org", 1.0, "", ("y@example.com",), count=1),
+        ),
+    )
+    result = World(spec, seed=1).run(until=4 * 3600)
+    s = result.summary
+    assert s["expired"] == 2
+    assert s["dsn_sent"] == 1 and s["dsn_suppressed"] == 1
+    assert s["delivered"] == 1  # the DSN reached alice's local mailbox
+    assert s["lost"] == 0
+
+
+def test_the_ledger_refuses_to_lose_or_double_count() -> None:
+    ledger = Ledger()
+    ledger.inject(1, 0.0)
+    ledger.accept(1, 0.0, "a")
+    with pytest.raises(ConservationError):
+        ledger.reconcile(present=set())  # queued in the ledger, held by nobody: lost
+    ledger.deliver(1, 1.0, "b")
+    with pytest.raises(ConservationError):
+        ledger.deliver(1, 2.0, "b")
+    assert ledger.reconcile(present=set())["delivered"] == 1
+
+
+def erlang_c_wait(lam: float, mu: float, c: int) -> float:
+    a = lam / mu
+    rho = a / c
+    top = a**c / math.factorial(c) / (1 - rho)
+    p_wait = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+    return p_wait / (c * mu - lam)
+
+
+def test_queue_wait_matches_erlang_c() -> None:
+    """M/M/4 with lambda = 3.5/s and mean service 1 s: Wq = 1.476 s (queueing.md)."""
+    assert erlang_c_wait(3.5, 1.0, 4) == pytest.approx(1.476, abs=0.001)
+    spec = WorldSpec(
+        mtas=(
+            MtaSpec("sender", "198.51.100.5", delivery_slots=4),
+            MtaSpec("mx.example.com", "192.0.2.10", domains=("example.com",), service_time=1.0),
+        ),
+        links=(LinkSpec("sender", "mx.example.com", Latency(0.0)),),
+        zones=(
+            ("example.com.zone", "$ORIGIN example.com.\n$TTL 300\n@ MX 10 mx\nmx A 192.0.2.10\n"),
+        ),
+        sources=(SourceSpec("poisson", "sender", 3.5, "a@sender.org", ("b@example.com",)),),
+        sample_every=3600,
+    )
+    means = []
+    for seed in range(6):
+        result = World(spec, seed=seed).run(until=1500)
+        waits = result.queue_waits
+        waits = waits[(waits.host == "sender") & (waits.t > 300)]  # warm-up removed
+        means.append(float(waits.wait.mean()))
+    mean = sum(means) / len(means)
+    half_width = 2.571 * statistics.stdev(means) / math.sqrt(len(means))  # t(0.975, 5)
+    assert abs(mean - 1.476) < max(half_width, 0.05), (mean, half_width, means)
