@@ -305,15 +305,20 @@ def _one_address(tokens: list[tuple[str, str]]) -> bool:
     Words written together (``a"b"@x``, ``%x%[127.0.0.1]@y``) are glued into one, as
     Postfix's RFC 822 parser glues them.
     """
-    previous, spaced = "", False
-    for kind, _ in tokens:
+    previous, spaced, last = "", False, ("", "")
+    for kind, value in tokens:
         if kind == "space":
             spaced = True
             continue
         word = kind in ("atom", "qstring", "literal")
         if kind in (";", "<") or (word and previous == "word" and spaced):
             return False
-        previous, spaced = ("word" if word else kind), False
+        if word and previous == "word" and "literal" in (kind, last[0]):
+            # ``a[b]@x`` is refused; ``user%[127.0.0.1]@x`` (after an operator) is not
+            glued_by_operator = last[1][-1:] in "%!" or value[:1] in "%!"
+            if not glued_by_operator:
+                return False
+        previous, spaced, last = ("word" if word else kind), False, (kind, value)
     return True
 
 

@@ -183,7 +183,8 @@ class Resolver:
                     cur = self.rewrite(f"{user}@{site}")
                     continue
             if not local:
-                cur = self.rewrite(self.empty_address_recipient)
+                # An empty local part becomes MAILER-DAEMON at the same (local) domain.
+                cur = self.empty_address_recipient
                 continue
             if saved_domain is None:
                 cur = f"{local}@{self.myhostname}"

@@ -270,7 +270,7 @@ class Evaluation:
             return Reply(450, "4.7.1", "Service unavailable")
         if self.p.flag("soft_bounce") and code >= 500:
             code -= 100
-        return Reply(code, f"{str(code)[0]}{dsn[1:]}", text[:510])
+        return Reply(code, f"{str(code)[0]}{dsn[1:]}", text)  # not cut: Postfix 3.7 sends it whole
 
     def _pending(self, kind: str, code: int, dsn: str, text: str, by: str) -> Status:
         reply = self._build(code, dsn, text)
