@@ -40,7 +40,7 @@ def test_parse_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     }
 
 
-def test_parse_json_with_txt_adds_id(capsys: pytest.CaptureFixture[str]) -> None:
+def test_parse_json_keeps_its_shape_with_txt(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(
         capsys, "parse", str(WILDCARD), "--txt", "v=STSv1; id=20160831085700Z;", "--json"
     )
@@ -50,7 +50,6 @@ def test_parse_json_with_txt_adds_id(capsys: pytest.CaptureFixture[str]) -> None
         "mode": "enforce",
         "mx": ["*.mail.example.com"],
         "max_age": 604800,
-        "id": "20160831085700Z",
     }
 
 
@@ -74,9 +73,9 @@ def test_parse_text(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_parse_other_txt_records_are_ignored(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
-        capsys, "parse", str(WILDCARD), "--txt", "v=spf1 -all", "--txt", "v=STSv1; id=B2", "--json"
+        capsys, "parse", str(WILDCARD), "--txt", "v=spf1 -all", "--txt", "v=STSv1; id=B2"
     )
-    assert code == 0 and json.loads(out)["id"] == "B2"
+    assert code == 0 and "id: B2" in out
 
 
 @pytest.mark.parametrize(

@@ -139,7 +139,6 @@ def test_text_output_unusable_tlsa_shows_applied_level(
     [
         (["--policy-map", "/nonexistent/tls_policy"], "cannot read TLS policy map"),
         (["--tlsa", "3 1 1 zz"], "--tlsa: bad TLSA record '3 1 1 zz'"),
-        (["--tlsa", "3 0 0 00", "--dnssec", "none"], "'none' means no TLSA records"),
         (["--mta-sts", str(TLS / "tls_policy")], "tls_policy:1:"),
         (["--mta-sts", "/nonexistent/policy.txt"], "cannot read MTA-STS policy"),
         (["--cert", str(TLS / "tls_policy")], "no PEM certificate found"),
@@ -168,3 +167,29 @@ def test_level_and_policy_map_are_exclusive(capsys: pytest.CaptureFixture[str]) 
         main([*BASE, "--level", "may", "--policy-map", str(TLS / "tls_policy")])
     assert exc.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_bogus_tlsa_with_forged_records_defers(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    code = main(
+        [
+            "tls",
+            "check",
+            "--domain",
+            "example.com",
+            "--mx",
+            "mx.example.com",
+            "--level",
+            "dane",
+            "--tlsa",
+            "3 0 0 00",
+            "--dnssec",
+            "bogus",
+            "--json",
+        ]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["verdict"] == "defer"
+    assert out["tlsrpt_result"] == "dnssec-invalid"

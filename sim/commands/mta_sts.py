@@ -71,10 +71,9 @@ def _parse(args: argparse.Namespace, out: TextIO) -> int:
     if args.txt is not None:
         record = parse_txt(args.txt, source="--txt")
     if args.json:
-        data = policy.as_dict()
-        if record is not None:
-            data["id"] = record.id
-        print(json.dumps(data), file=out)
+        # Exactly version, mode, mx, max_age: other tools rely on this shape.  --txt is
+        # still checked (an invalid record exits 2).
+        print(json.dumps(policy.as_dict()), file=out)
         return 0
     for line in policy.policy_strings():
         print(line, file=out)

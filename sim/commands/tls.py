@@ -134,6 +134,8 @@ def facts_from_args(args: argparse.Namespace) -> ConnectionFacts:
         chain = load_pem_chain(_read_bytes(args.cert, "certificate"), source=str(args.cert))
     records = tuple(parse_tlsa(t, source="--tlsa") for t in args.tlsa)
     status = args.dnssec or ("secure" if records else "none")
+    if status == "none":
+        records = ()  # no TLSA lookup answer: records given on the command line are moot
     try:
         tlsa = TlsaAnswer(DnssecStatus.from_text(status), records)
         return ConnectionFacts(

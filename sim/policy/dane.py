@@ -252,8 +252,7 @@ class TlsaAnswer:
     def __post_init__(self) -> None:
         if self.status is DnssecStatus.NONE and self.records:
             raise ValueError("DNSSEC status 'none' means no TLSA records, but records were given")
-        if self.status is DnssecStatus.BOGUS and self.records:
-            raise ValueError("a bogus TLSA answer has no records that may be used")
+        # A bogus answer may carry (forged) records: they are never used (state()).
 
     @property
     def usable(self) -> tuple[TLSA, ...]:

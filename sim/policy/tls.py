@@ -222,8 +222,19 @@ class ConnectionFacts:
             raise ValueError("now must be a timezone-aware datetime")
         if not self.nexthop or not self.mx:
             raise ValueError("nexthop and mx must be non-empty host names")
-        object.__setattr__(self, "nexthop", self.nexthop.lower().rstrip("."))
+        object.__setattr__(self, "nexthop", _bare_nexthop(self.nexthop))
         object.__setattr__(self, "mx", self.mx.lower().rstrip("."))
+
+
+def _bare_nexthop(nexthop: str) -> str:
+    """``[relay.example.net]:587`` -> ``relay.example.net``: Postfix matches certificates
+    against the next-hop domain without brackets or port (TLS_README, match=nexthop)."""
+    name = nexthop.strip().lower()
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    return name.rstrip(".")
 
 
 @dataclass(frozen=True, slots=True)

@@ -577,3 +577,12 @@ def test_tls_modules_read_no_clock() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     print(render_matrix(), end="")
+
+
+def test_bracketed_and_port_nexthops_match_as_the_bare_domain() -> None:
+    from sim.policy.tls import _bare_nexthop
+
+    assert _bare_nexthop("[relay.example.net]:587") == "relay.example.net"
+    assert _bare_nexthop("[relay.example.net]") == "relay.example.net"
+    assert _bare_nexthop("relay.example.net:587") == "relay.example.net"
+    assert _bare_nexthop("Example.COM.") == "example.com"
