@@ -13,6 +13,7 @@ import functools
 import random
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -67,6 +68,7 @@ class WorldSpec:
     sources: tuple[SourceSpec, ...] = ()
     faults: tuple[FaultSpec, ...] = ()
     sample_every: float = 60.0
+    trace_headers: bool = True
 
 
 @dataclass
@@ -78,6 +80,7 @@ class RunResult:
     messages: pd.DataFrame
     timeseries: pd.DataFrame
     queue_waits: pd.DataFrame
+    samples: dict[str, bytes] = field(default_factory=dict)  # "msg-7.eml" -> bytes
 
 
 class World:
@@ -97,6 +100,9 @@ class World:
         self.queue_waits: list[tuple[str, float, float]] = []
         self.samples: list[tuple[float, str, int]] = []
         self._next_id = 0
+        self.epoch = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # simulated t = 0
+        self.trace_headers = spec.trace_headers
+        self.samples_eml: dict[str, bytes] = {}
         self.mtas: dict[str, Mta] = {}
         for mta_spec in spec.mtas:
             self.network.add_host(mta_spec.name)
@@ -115,6 +121,15 @@ class World:
     def stream(self, name: str) -> random.Random:
         """A random stream of its own for one component, derived from the seed."""
         return random.Random(f"{self.seed}:{name}")
+
+    def clock(self, t: float) -> datetime:
+        """The simulated wall-clock time of simulated second ``t`` (for headers and DSNs)."""
+        return self.epoch + timedelta(seconds=t)
+
+    def keep_sample(self, kind: str, msg_id: int, data: bytes, limit: int = 5) -> None:
+        """Keep the first few delivered messages and DSNs as .eml samples."""
+        if sum(1 for name in self.samples_eml if name.startswith(kind)) < limit:
+            self.samples_eml[f"{kind}-{msg_id}.eml"] = data
 
     def log(self, kind: str, host: str, msg_id: int, detail: str = "") -> None:
         self.records.append((self.env.now, kind, host, msg_id, detail))
@@ -210,4 +225,4 @@ class World:
                 "reply",
             ],
         )
-        return RunResult(summary, events, messages, timeseries, waits)
+        return RunResult(summary, events, messages, timeseries, waits, dict(self.samples_eml))

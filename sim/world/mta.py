@@ -10,16 +10,23 @@ message costs a handful of simpy events.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.policy.dsn import Action as DsnAction
+from sim.policy.dsn import DsnKind, NoDsn, RecipientResult, ReportContext, build_dsn
+from sim.policy.dsn import Envelope as DsnEnvelope
+from sim.policy.dsn import Recipient as DsnRecipient
 from sim.policy.mx import Action, resolve_mx
 from sim.policy.relay import ClientFacts, RelayPolicy
+from sim.policy.replies import R250_OK, Reply
 from sim.policy.retry import Outcome
 from sim.policy.retry_schedules import GiveUp, History, PostfixSchedule, Schedule, WarnDelayed
+from sim.policy.trace import HopFacts, build_received
 from sim.smtp.client import ClientDialogue
 from sim.smtp.pair import converse
 from sim.smtp.server import MessageReceived, ServerConfig, ServerDialogue
@@ -76,10 +83,22 @@ class Message:
     injected_at: float
     is_dsn: bool = False
     headers: list[str] = field(default_factory=list)
+    data: bytes | None = None
 
     @property
     def domain(self) -> str:
         return self.recipient.rpartition("@")[2].lower()
+
+    def original(self) -> bytes:
+        """The message as it would be returned in a bounce: trace headers and a short body."""
+        if self.data is not None:
+            return self.data
+        trace = "".join(f"Received: {h}\r\n".replace("\n\t", "\r\n\t") for h in self.headers)
+        return (
+            f"{trace}From: <{self.sender}>\r\nTo: <{self.recipient}>\r\n"
+            f"Subject: message {self.msg_id}\r\nMessage-ID: <{self.msg_id}@relaysim>\r\n\r\n"
+            f"({self.size} bytes)\r\n"
+        ).encode()
 
 
 class Mta:
@@ -97,6 +116,7 @@ class Mta:
         self.rng = world.stream(f"mta:{spec.name}")
         self.domains = {d.lower() for d in spec.domains}
         self.server_config = ServerConfig.from_policy(self.policy)
+        self.queue_ids = (f"{n:010X}" for n in itertools.count(1))  # per host, like Postfix
 
     # -- receiving -------------------------------------------------------------------
 
@@ -109,6 +129,8 @@ class Mta:
             world.ledger.deliver(msg.msg_id, self.env.now, self.name)
             world.log("delivered", self.name, msg.msg_id)
             world.latencies.append(self.env.now - msg.injected_at)
+            if not msg.is_dsn:
+                world.keep_sample("msg", msg.msg_id, msg.original())
             return
         self.held.add(msg.msg_id)
         self.env.process(self.deliver(msg))
@@ -132,49 +154,69 @@ class Mta:
                 return
             decision = self.spec.retry.next_attempt(history, self.env.now, self.rng)
             if isinstance(decision, GiveUp):
-                self.give_up(msg, f"{reply} ({decision.reason})", expired=True)
+                self.give_up(msg, reply, expired=True, why=decision.reason)
                 return
             if isinstance(decision, WarnDelayed):
                 self.world.log("delay_warning", self.name, msg.msg_id)
             history = history.record(self.env.now, decision)
-            self.world.log("deferred", self.name, msg.msg_id, reply)
+            self.world.log("deferred", self.name, msg.msg_id, reply.line())
             yield self.env.timeout(max(0.0, decision.t - self.env.now))
 
-    def give_up(self, msg: Message, reply: str, *, expired: bool) -> None:
+    def give_up(self, msg: Message, reply: Reply, *, expired: bool, why: str = "") -> None:
+        """Return the message: a real RFC 3464 DSN to its sender, unless the sender is null."""
         world, now = self.world, self.env.now
         self.held.discard(msg.msg_id)
+        text = reply.line() + (f" ({why})" if why else "")
         if expired:
-            world.ledger.expire(msg.msg_id, now, self.name, reply)
+            world.ledger.expire(msg.msg_id, now, self.name, text)
         else:
-            world.ledger.bounce(msg.msg_id, now, self.name, reply)
-        world.log("expired" if expired else "bounced", self.name, msg.msg_id, reply)
-        if not msg.sender:
+            world.ledger.bounce(msg.msg_id, now, self.name, text)
+        world.log("expired" if expired else "bounced", self.name, msg.msg_id, text)
+        result = RecipientResult(
+            msg.recipient,
+            DsnAction.FAILED,
+            reply=reply if reply.code >= 400 else None,
+            diagnostic=None if reply.code >= 400 else text,
+            status=reply.enhanced if reply.enhanced and reply.code >= 400 else "5.0.0",
+        )
+        notice = build_dsn(
+            DsnKind.FAILURE,
+            msg.original(),
+            DsnEnvelope(msg.sender, (DsnRecipient(msg.recipient),)),
+            (result,),
+            ReportContext(self.name, world.clock(msg.injected_at), world.clock(now)),
+        )
+        if isinstance(notice, NoDsn):
             world.ledger.dsn_suppressed += 1  # never bounce a bounce (RFC 5321 §6.1)
-            world.log("dsn_suppressed", self.name, msg.msg_id)
+            world.log("dsn_suppressed", self.name, msg.msg_id, notice.reason.value)
             return
-        dsn = world.new_message("", msg.sender, 2048, is_dsn=True)
+        data = notice.as_bytes()
+        dsn = world.new_message("", msg.sender, len(data), is_dsn=True)
+        dsn.data = data
         world.log("dsn", self.name, dsn.msg_id, f"for message {msg.msg_id}")
+        world.keep_sample("dsn", dsn.msg_id, data)
         self.accept(dsn)
 
     # -- one delivery attempt --------------------------------------------------------
 
-    def next_hops(self, msg: Message) -> tuple[list[str], Outcome, str]:
+    def next_hops(self, msg: Message) -> tuple[list[str], Outcome, Reply]:
         """Hosts to try in order, or the outcome and reply when there are none."""
         if self.spec.relayhost:
-            return [self.spec.relayhost], Outcome.SUCCESS, ""
+            return [self.spec.relayhost], Outcome.SUCCESS, R250_OK
         result = resolve_mx(msg.domain, self.world.lookup, rng=self.rng, local_names=(self.name,))
         if result.action is Action.DELIVER:
-            return [t.host for t in result.targets], Outcome.SUCCESS, ""
+            return [t.host for t in result.targets], Outcome.SUCCESS, R250_OK
         outcome = Outcome.PERMANENT if result.action is Action.BOUNCE else Outcome.TEMPORARY
-        return [], outcome, result.reply.line() if result.reply else result.outcome.value
+        fallback = Reply(451 if outcome is Outcome.TEMPORARY else 550, None, result.outcome.value)
+        return [], outcome, result.reply or fallback
 
-    def attempt(self, msg: Message) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
+    def attempt(self, msg: Message) -> Generator[simpy.Event, Any, tuple[Outcome, Reply]]:
         world = self.world
         world.ledger.attempt(msg.msg_id)
         hosts, outcome, reply = self.next_hops(msg)
         if not hosts:
             return outcome, reply
-        last = "4.4.1 no MX host reachable"
+        last = Reply(451, "4.4.1", "no MX host reachable")
         for host in hosts:
             peer = world.mtas.get(host.rstrip(".").lower())
             try:
@@ -184,19 +226,19 @@ class Mta:
             except Unreachable as exc:
                 world.log("connect_failed", self.name, msg.msg_id, str(exc))
                 yield self.env.timeout(self.spec.connect_timeout)
-                last = f"4.4.1 connect to {host}: {exc}"
+                last = Reply(451, "4.4.1", f"connect to {host}: {exc}")
                 continue
             with peer.smtpd.request() as session:
                 yield session
                 result = yield from self.session(msg, peer, 2 * one_way)
             if result is not None:
                 return result
-            last = f"4.4.2 lost connection with {host}"
+            last = Reply(421, "4.4.2", f"lost connection with {host}")
         return Outcome.TEMPORARY, last
 
     def session(
         self, msg: Message, peer: Mta, rtt: float
-    ) -> Generator[simpy.Event, Any, tuple[Outcome, str] | None]:
+    ) -> Generator[simpy.Event, Any, tuple[Outcome, Reply] | None]:
         """One SMTP session with ``peer``; None when the peer went down meanwhile."""
         client = ClientDialogue(
             msg.sender, [msg.recipient], f"Subject: message {msg.msg_id}\r\n\r\n", self.name
@@ -205,6 +247,7 @@ class Mta:
             ClientFacts(address=self.spec.address, name=self.name),
             policy=peer.policy,
             config=peer.server_config,
+            queue_ids=peer.queue_ids,
         )
         events = converse(client, server)
         commands = sum(1 for line in client.transcript if line.startswith("C: "))
@@ -215,8 +258,19 @@ class Mta:
         if self.name in self.world.network.down_hosts or peer.name in self.world.network.down_hosts:
             return None  # a fault cut the session: nothing was handed over
         result = client.results[0]
-        if any(isinstance(e, MessageReceived) for e in events):
+        received = [e for e in events if isinstance(e, MessageReceived)]
+        if received:
             self.world.log("relayed", self.name, msg.msg_id, f"to {peer.name}")
+            if self.world.trace_headers:
+                hop = HopFacts(
+                    client_ip=self.spec.address,
+                    by=peer.name,
+                    queue_id=received[0].queue_id,
+                    helo=self.name,
+                    client_name=self.name,
+                    recipients=(msg.recipient,),
+                )
+                msg.headers.insert(0, build_received(hop, self.world.clock(self.env.now)))
             peer.accept(msg)
-            return Outcome.SUCCESS, result.reply.line()
-        return result.outcome, result.reply.line()
+            return Outcome.SUCCESS, result.reply
+        return result.outcome, result.reply

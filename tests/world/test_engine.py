@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import email.policy
 import math
 import statistics
+from email import message_from_bytes
 
 import pytest
+from flufl.bounce import all_failures
 
 from sim.policy.retry_schedules import PostfixSchedule
 from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, World, WorldSpec
@@ -94,6 +97,12 @@ def test_bounce_to_a_dead_domain_returns_one_dsn_and_never_bounces_a_bounce() ->
     assert s["dsn_sent"] == 1 and s["dsn_suppressed"] == 1
     assert s["delivered"] == 1  # the DSN reached alice's local mailbox
     assert s["lost"] == 0
+    (name,) = [n for n in result.samples if n.startswith("dsn-")]
+    dsn = message_from_bytes(result.samples[name], policy=email.policy.default)
+    assert dsn.get_content_type() == "multipart/report"
+    assert dsn.get_param("report-type") == "delivery-status"
+    assert "x@example.com" in result.samples[name].decode()
+    assert all_failures(message_from_bytes(result.samples[name])) == (set(), {b"x@example.com"})
 
 
 def test_the_ledger_refuses_to_lose_or_double_count() -> None:
