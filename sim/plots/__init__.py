@@ -8,5 +8,17 @@ PNGs with the Agg backend; notebooks display the returned axes.
 from __future__ import annotations
 
 from sim.plots.trace import plot_hop_delays
+from sim.plots.world import (
+    plot_latency_cdf,
+    plot_outcomes,
+    plot_queue_depth,
+    plot_retry_timeline,
+)
 
-__all__ = ["plot_hop_delays"]
+__all__ = [
+    "plot_hop_delays",
+    "plot_latency_cdf",
+    "plot_outcomes",
+    "plot_queue_depth",
+    "plot_retry_timeline",
+]

@@ -1,0 +1,283 @@
+"""Plots of a world run: queue depth, delivery latency, outcomes, retry timeline.
+
+Every function is ``plot_x(result, *, ax=None) -> Axes`` over a
+:class:`~sim.world.engine.RunResult` (or one read back by :func:`sim.results.read_run`),
+object-oriented matplotlib only: without ``ax`` a plot makes its own
+:class:`~matplotlib.figure.Figure`, and nothing here calls ``plt.show()``.
+
+Simulated time is shown in hours when the run lasts two hours or more, in minutes
+otherwise; fault windows (``fault_down`` to ``fault_up`` events) are shaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+from sim.policy.trace import format_duration
+from sim.results import delivery_latencies, fault_windows
+from sim.world.engine import RunResult
+
+__all__ = [
+    "PLOTS",
+    "plot_latency_cdf",
+    "plot_outcomes",
+    "plot_queue_depth",
+    "plot_retry_timeline",
+]
+
+_FAULT = "#cc3311"
+_COLORS = ["#4477aa", "#ee7733", "#228833", "#aa3377", "#66ccee", "#ccbb44", "#bbbbbb"]
+
+
+def _axes(ax: Axes | None, size: tuple[float, float] = (10.0, 5.5)) -> Axes:
+    if ax is not None:
+        return ax
+    return Figure(figsize=size, layout="constrained").add_subplot()
+
+
+def _end(result: RunResult) -> float:
+    until = result.summary.get("until")
+    if until is not None:
+        return float(until)
+    times = [float(result.events["t"].max()) if len(result.events) else 0.0]
+    if len(result.timeseries):
+        times.append(float(result.timeseries["t"].max()))
+    return max(times)
+
+
+def _time_unit(result: RunResult) -> tuple[float, str]:
+    return (3600.0, "h") if _end(result) >= 2 * 3600 else (60.0, "min")
+
+
+def _shade_faults(ax: Axes, result: RunResult, scale: float, *, label: bool = True) -> list[str]:
+    """Shade every fault window (labelled at the top if ``label``); returns what failed."""
+    windows = fault_windows(result)
+    end = _end(result)
+    for what, start, stop in windows:
+        stop = end if stop is None else stop
+        ax.axvspan(start / scale, stop / scale, color=_FAULT, alpha=0.12, linewidth=0)
+        if not label:
+            continue
+        ax.annotate(
+            f"{what} down",
+            (start / scale, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -3),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=8,
+            color=_FAULT,
+        )
+    return sorted({what for what, _, _ in windows})
+
+
+def plot_queue_depth(result: RunResult, *, ax: Axes | None = None) -> Axes:
+    """Messages held by each host over simulated time, with fault windows shaded.
+
+    Hosts whose queue stayed empty all run are left out of the lines and named in
+    the legend, so the hosts that did queue stand out.
+    """
+    ax = _axes(ax)
+    scale, unit = _time_unit(result)
+    ts = result.timeseries
+    table = ts.pivot_table(index="t", columns="host", values="queued", aggfunc="max")
+    busy = [h for h in table.columns if table[h].max() > 0]
+    idle = [h for h in table.columns if h not in busy]
+    for i, host in enumerate(busy):
+        ax.plot(
+            table.index / scale,
+            table[host],
+            drawstyle="steps-post",
+            color=_COLORS[i % len(_COLORS)],
+            linewidth=1.6,
+            label=str(host),
+        )
+    handles, _ = ax.get_legend_handles_labels()
+    if _shade_faults(ax, result, scale):
+        handles.append(Patch(color=_FAULT, alpha=0.12, label="fault (host or link down)"))
+    if idle:
+        names = ", ".join(str(h) for h in idle)
+        handles.append(Line2D([], [], color="none", label=f"always empty: {names}"))
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize=8)
+    ax.set_xlim(0, _end(result) / scale)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"simulated time ({unit})")
+    ax.set_ylabel("messages queued")
+    ax.set_title("Queue depth per host")
+    ax.grid(linestyle=":", linewidth=0.5)
+    return ax
+
+
+_LATENCY_TICKS = (
+    (0.001, "1ms"),
+    (0.01, "10ms"),
+    (0.1, "0.1s"),
+    (1.0, "1s"),
+    (10.0, "10s"),
+    (60.0, "1m"),
+    (600.0, "10m"),
+    (3600.0, "1h"),
+    (6 * 3600.0, "6h"),
+    (86400.0, "1d"),
+    (5 * 86400.0, "5d"),
+)
+
+
+def plot_latency_cdf(result: RunResult, *, ax: Axes | None = None) -> Axes:
+    """Share of delivered messages delivered within x (log time axis), p50/p95 marked."""
+    ax = _axes(ax)
+    latencies = np.sort(delivery_latencies(result).to_numpy(dtype=float))
+    ax.set_title("Delivery latency (injection to delivery)")
+    ax.set_ylabel("share of delivered messages")
+    ax.set_xlabel("latency (log scale)")
+    ax.set_ylim(0, 1.02)
+    if not len(latencies):
+        ax.text(0.5, 0.5, "nothing delivered", transform=ax.transAxes, ha="center")
+        return ax
+    floor = 0.001
+    shown = np.maximum(latencies, floor)  # zero latency (local delivery) drawn at 1 ms
+    share = np.arange(1, len(shown) + 1) / len(shown)
+    ax.step(shown, share, where="post", color=_COLORS[0], linewidth=1.6)
+    ax.set_xscale("log")
+    lo, hi = float(shown[0]), float(shown[-1])
+    ax.set_xlim(max(floor, lo / 2), max(hi * 2, lo * 10))
+    left, right = ax.get_xlim()
+    ticks = [t for t, _ in _LATENCY_TICKS if left <= t <= right]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    labels = dict(_LATENCY_TICKS)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: labels.get(x, "")))
+    for q, style in ((0.5, "--"), (0.95, ":")):
+        value = float(np.quantile(latencies, q))
+        ax.axvline(max(value, floor), color="black", linestyle=style, linewidth=0.9)
+        ax.annotate(
+            f"p{round(q * 100)} = {format_duration(value)}",
+            (max(value, floor), q),
+            xytext=(5, -12),
+            textcoords="offset points",
+            fontsize=9,
+        )
+    ax.grid(linestyle=":", linewidth=0.5)
+    return ax
+
+
+_OUTCOMES = (
+    ("delivered", "delivered", "#228833"),
+    ("bounced", "bounced", "#cc3311"),
+    ("expired", "expired", "#ee7733"),
+    ("queued_at_end", "queued at end", "#4477aa"),
+    ("rejected_in_session", "rejected in session", "#aa3377"),
+)
+
+
+def plot_outcomes(result: RunResult, *, ax: Axes | None = None) -> Axes:
+    """How every message ended: one bar per outcome, counts written on the bars."""
+    ax = _axes(ax, (8.0, 4.5))
+    s = result.summary
+    labels = [label for _, label, _ in _OUTCOMES]
+    counts = [int(s.get(key) or 0) for key, _, _ in _OUTCOMES]
+    bars = ax.bar(labels, counts, color=[c for _, _, c in _OUTCOMES], edgecolor="black")
+    ax.bar_label(bars, labels=[f"{c:,}" for c in counts], padding=2, fontsize=9)
+    ax.set_ylim(0, max(max(counts), 1) * 1.12)
+    ax.set_ylabel("messages")
+    injected = int(s.get("injected") or 0)
+    dsn = int(s.get("dsn_sent") or 0)
+    note = f"{injected:,} injected" + (f", of which {dsn:,} DSNs" if dsn else "")
+    ax.set_title(f"Message outcomes ({note}; lost: {s.get('lost', '?')})")
+    ax.grid(axis="y", linestyle=":", linewidth=0.5)
+    return ax
+
+
+_MARKERS = {
+    "accepted": ("o", "#4477aa", "accepted by a host"),
+    "deferred": ("x", "#cc3311", "deferred (will retry)"),
+    "relayed": (">", "#ee7733", "handed to the next hop"),
+    "delivered": ("s", "#228833", "delivered"),
+    "bounced": ("v", "black", "bounced"),
+    "expired": ("v", "#aa3377", "expired"),
+}
+
+
+def _sample(ids: list[int], n: int) -> list[int]:
+    if len(ids) <= n:
+        return ids
+    picks = np.linspace(0, len(ids) - 1, n).round().astype(int)
+    return [ids[i] for i in sorted(set(picks.tolist()))]
+
+
+def plot_retry_timeline(result: RunResult, *, ax: Axes | None = None, messages: int = 30) -> Axes:
+    """The attempts of a sample of messages over time, one row per message.
+
+    Messages that were deferred at least once fill the sample first (spread evenly by
+    id), then others; each row runs from injection to its last event.
+    """
+    events = result.events
+    kinds = list(_MARKERS)
+    ev = events[(events["msg_id"] > 0) & events["kind"].isin([*kinds, "injected"])]
+    deferred_ids = sorted(set(ev.loc[ev["kind"] == "deferred", "msg_id"].astype(int).tolist()))
+    others = sorted(set(ev["msg_id"].astype(int).tolist()) - set(deferred_ids))
+    chosen = list(_sample(deferred_ids, messages))
+    chosen += _sample(others, messages - len(chosen))
+    chosen.sort()
+    ax = _axes(ax, (10.0, 2.0 + 0.22 * max(len(chosen), 5)))
+    scale, unit = _time_unit(result)
+    failed = _shade_faults(ax, result, scale, label=False)
+    row = {msg_id: y for y, msg_id in enumerate(chosen)}
+    sample = ev[ev["msg_id"].isin(chosen)]
+    spans = sample.groupby("msg_id")["t"].agg(["min", "max"])
+    for msg_id, start, stop in zip(spans.index, spans["min"], spans["max"], strict=True):
+        y = row[int(msg_id)]
+        ax.plot([start / scale, stop / scale], [y, y], color="#999999", linewidth=0.8, zorder=1)
+    for kind, (marker, color, label) in _MARKERS.items():
+        points = sample[sample["kind"] == kind]
+        if not len(points):
+            continue
+        ys = points["msg_id"].map(row)
+        ax.scatter(
+            points["t"] / scale,
+            ys,
+            marker=marker,
+            color=color,
+            s=28,
+            linewidths=1.2,
+            zorder=2,
+            label=label,
+        )
+    ax.set_yticks(range(len(chosen)), [f"msg {m}" for m in chosen], fontsize=7)
+    ax.set_ylim(max(len(chosen), 1) - 0.5, -0.5)
+    if not chosen:
+        ax.text(0.5, 0.5, "no messages", transform=ax.transAxes, ha="center")
+    ax.set_xlim(0, _end(result) / scale)
+    ax.set_xlabel(f"simulated time ({unit})")
+    total = len(deferred_ids) + len(others)
+    ax.set_title(
+        f"Retry timeline: {len(chosen)} of {total} messages "
+        f"({len(deferred_ids)} deferred at least once)"
+    )
+    handles, _ = ax.get_legend_handles_labels()
+    if failed:
+        handles.append(Patch(color=_FAULT, alpha=0.12, label=f"down: {', '.join(failed)}"))
+    if handles:
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False
+        )
+    ax.grid(axis="x", linestyle=":", linewidth=0.5)
+    return ax
+
+
+PLOTS: dict[str, Callable[..., Axes]] = {
+    "queue": plot_queue_depth,
+    "latency": plot_latency_cdf,
+    "outcomes": plot_outcomes,
+    "retry-timeline": plot_retry_timeline,
+}
+"""Plot functions by the ``--kind`` name of ``relaysim plot``."""

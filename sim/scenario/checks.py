@@ -1,0 +1,290 @@
+"""Checks that span sections of a scenario: names that must exist, texts that must parse.
+
+They run on the plain data read from YAML (after ``--set`` overrides), before and
+independently of the field validation, so a file with a mistyped duration *and* a
+source pointing at an unknown MTA gets both reported at once.  Anything of the wrong
+shape is skipped here: the field validation reports it.
+
+Host names are compared exactly (the engine's network graph does), so a link to
+``MX1.example.com`` does not reach ``mx1.example.com``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dns.exception
+import dns.name
+
+from sim.errors import RelaysimError
+from sim.policy.relay import RelayPolicy
+from sim.policy.retry import ScheduleKind, build_schedule
+from sim.policy.zones import parse_zone
+from sim.scenario.units import parse_duration
+from sim.world.mta import MtaSpec
+
+__all__ = ["Found", "Loc", "check_sections", "dotted"]
+
+Loc = tuple[str | int, ...]
+Found = list[tuple[Loc, str]]
+
+
+def dotted(loc: Loc) -> str:
+    """``("links", 2, "b")`` -> ``links[2].b``; ``("mtas", "mx1.example.com")`` -> dotted."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _names(names: set[str]) -> str:
+    return ", ".join(sorted(names)) or "none declared"
+
+
+def _section(data: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    return value if isinstance(value, kind) else kind()
+
+
+def check_sections(data: Mapping[str, Any], base_dir: Path) -> Found:
+    """Every cross-section problem in ``data`` as ``(location, message)`` pairs."""
+    found: Found = []
+    mtas: dict[Any, Any] = _section(data, "mtas", dict)
+    routers = [r for r in _section(data, "routers", list) if isinstance(r, str)]
+    mta_names = {str(name) for name in mtas}
+    hosts = mta_names | set(routers)
+    lowered: dict[str, str] = {}
+    for name in sorted(mta_names):
+        if name.lower() in lowered:
+            found.append((("mtas", name), f"same name as {lowered[name.lower()]!r} but for case"))
+        lowered[name.lower()] = name
+    for i, router in enumerate(_section(data, "routers", list)):
+        if router in mta_names:
+            found.append((("routers", i), f"{router!r} is already an MTA"))
+    for name, mta in mtas.items():
+        if isinstance(mta, dict):
+            found += _check_mta(("mtas", str(name)), str(name), mta, mta_names, base_dir)
+    for i, link in enumerate(_section(data, "links", list)):
+        if not isinstance(link, dict):
+            continue
+        for end in ("a", "b"):
+            host = link.get(end)
+            if isinstance(host, str) and host not in hosts:
+                found.append(
+                    (
+                        ("links", i, end),
+                        f"unknown host {host!r} (expected an MTA or a router: {_names(hosts)})",
+                    )
+                )
+        if isinstance(link.get("a"), str) and link.get("a") == link.get("b"):
+            found.append((("links", i, "b"), "a link joins two different hosts"))
+    links = {
+        frozenset((link.get("a"), link.get("b")))
+        for link in _section(data, "links", list)
+        if isinstance(link, dict)
+    }
+    for name, source in _section(data, "sources", dict).items():
+        if isinstance(source, dict):
+            found += _check_source(("sources", str(name)), source, mta_names)
+    for i, fault in enumerate(_section(data, "faults", list)):
+        if isinstance(fault, dict):
+            found += _check_fault(("faults", i), fault, hosts, links)
+    found += _check_zones(_section(data, "zones", dict), base_dir)
+    return found
+
+
+def _check_mta(
+    loc: Loc, name: str, mta: dict[str, Any], mta_names: set[str], base_dir: Path
+) -> Found:
+    found: Found = []
+    text, file = mta.get("main_cf"), mta.get("main_cf_file")
+    if text is not None and file is not None:
+        found.append(((*loc, "main_cf_file"), "give main_cf or main_cf_file, not both"))
+    elif isinstance(file, str):
+        try:
+            cf = (base_dir / file).read_text(encoding="utf-8")
+        except OSError as exc:
+            found.append(((*loc, "main_cf_file"), f"cannot read {file}: {exc.strerror}"))
+        else:
+            found += _check_policy((*loc, "main_cf_file"), cf, (base_dir / file).parent)
+    elif isinstance(text, str):
+        found += _check_policy((*loc, "main_cf"), text, None)
+    elif text is None and file is None:
+        try:
+            generated = MtaSpec(
+                name=name,
+                address=str(mta.get("address", "192.0.2.1")),
+                domains=tuple(str(d) for d in mta.get("domains") or ()),
+                relay_domains=tuple(str(d) for d in mta.get("relay_domains") or ()),
+                mynetworks=_mynetworks(mta.get("mynetworks", "127.0.0.0/8")),
+            )
+        except (TypeError, ValueError):
+            pass
+        else:
+            found += _check_policy(loc, generated.policy_text(), None)
+    relayhost = mta.get("relayhost")
+    if isinstance(relayhost, str) and relayhost not in mta_names:
+        found.append(
+            (
+                (*loc, "relayhost"),
+                f"unknown MTA {relayhost!r} (expected one of: {_names(mta_names)})",
+            )
+        )
+    retry = mta.get("retry")
+    if isinstance(retry, dict):
+        found += _check_retry((*loc, "retry"), retry)
+    return found
+
+
+def _mynetworks(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def _check_policy(loc: Loc, text: str, directory: Path | None) -> Found:
+    """Parse the policy as the engine will (``MtaSpec`` carries text, no directory)."""
+    try:
+        RelayPolicy.from_text(text)
+    except (RelaysimError, ValueError) as exc:
+        message = f"relay policy: {exc}"
+        if directory is not None and _parses(text, directory):
+            message += (
+                " (lookup tables beside a main_cf_file are not supported yet: the world "
+                "engine reads main.cf as text, without its directory)"
+            )
+        return [(loc, message)]
+    return []
+
+
+def _parses(text: str, directory: Path) -> bool:
+    try:
+        RelayPolicy.from_text(text, directory=directory)
+    except (RelaysimError, ValueError):
+        return False
+    return True
+
+
+def _check_retry(loc: Loc, retry: dict[str, Any]) -> Found:
+    schedule = retry.get("schedule", "postfix")
+    if not isinstance(schedule, str):
+        return []
+    try:
+        kind = ScheduleKind.from_text(schedule)
+    except ValueError:
+        return []  # the field validation names the valid schedules
+    found: Found = []
+    settings = retry.get("settings") or {}
+    texts: dict[str, str] = {}
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                continue
+            try:
+                build_schedule(kind, {str(key): str(value)})
+            except RelaysimError as exc:
+                found.append(((*loc, "settings", str(key)), str(exc)))
+            texts[str(key)] = str(value)
+    rule = retry.get("rule")
+    if isinstance(rule, str):
+        try:
+            build_schedule(kind, None, rule)
+        except RelaysimError as exc:
+            found.append(((*loc, "rule"), str(exc)))
+    if not found and (rule is None or isinstance(rule, str)):
+        try:
+            build_schedule(kind, texts, rule)
+        except RelaysimError as exc:
+            found.append((loc, str(exc)))
+    return found
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+def _check_source(loc: Loc, source: dict[str, Any], mta_names: set[str]) -> Found:
+    found: Found = []
+    mta = source.get("mta")
+    if isinstance(mta, str) and mta not in mta_names:
+        found.append(((*loc, "mta"), f"unknown MTA {mta!r} (expected one of: {_names(mta_names)})"))
+    start, stop = _seconds(source.get("start", 0)), _seconds(source.get("stop"))
+    if start is not None and stop is not None and stop <= start:
+        found.append(((*loc, "stop"), f"stop ({stop:g}s) must be after start ({start:g}s)"))
+    return found
+
+
+def _check_fault(loc: Loc, fault: dict[str, Any], hosts: set[str], links: set[Any]) -> Found:
+    found: Found = []
+    host, peer = fault.get("host"), fault.get("peer")
+    for key, value in (("host", host), ("peer", peer)):
+        if isinstance(value, str) and value not in hosts:
+            found.append(
+                (
+                    (*loc, key),
+                    f"unknown host {value!r} (expected an MTA or a router: {_names(hosts)})",
+                )
+            )
+    if (
+        isinstance(host, str)
+        and isinstance(peer, str)
+        and {host, peer} <= hosts
+        and frozenset((host, peer)) not in links
+    ):
+        found.append(((*loc, "peer"), f"no link between {host!r} and {peer!r} in links"))
+    return found
+
+
+def _check_zones(zones: dict[Any, Any], base_dir: Path) -> Found:
+    found: Found = []
+    seen: dict[dns.name.Name, str] = {}
+    for key, zone in zones.items():
+        loc: Loc = ("zones", str(key))
+        try:
+            origin = dns.name.from_text(str(key).rstrip(".") + ".")
+        except dns.exception.DNSException as exc:
+            found.append((loc, f"not a domain name: {exc}"))
+            continue
+        if origin in seen:
+            found.append((loc, f"zone {origin} is given twice (also as {seen[origin]!r})"))
+        seen[origin] = str(key)
+        text: Any
+        file: Any
+        if isinstance(zone, str):
+            text, file = zone, None
+        elif isinstance(zone, dict):
+            text, file = zone.get("text"), zone.get("file")
+        else:
+            continue
+        if (text is None) == (file is None):
+            found.append((loc, "give the zone as text or as {file: path}, exactly one"))
+            continue
+        filename = f"{str(key).rstrip('.')}.zone"
+        if isinstance(file, str):
+            try:
+                text = (base_dir / file).read_text(encoding="utf-8")
+            except OSError as exc:
+                found.append(((*loc, "file"), f"cannot read {file}: {exc.strerror}"))
+                continue
+            filename = file
+        if not isinstance(text, str):
+            continue
+        try:
+            parsed = parse_zone(text, filename=filename)
+        except RelaysimError as exc:
+            message = str(exc)
+            if file is None and message.startswith(filename + ":"):
+                message = "zone text line " + message[len(filename) + 1 :]
+            found.append((loc, message))
+            continue
+        if parsed.origin != origin:
+            found.append((loc, f"the zone's origin is {parsed.origin}, not {origin}"))
+    return found

@@ -1,0 +1,353 @@
+"""The scenario schema: pydantic models for every section of a scenario file.
+
+Unknown keys are errors everywhere (``extra="forbid"``).  Shorthands are expanded
+before a field is validated: durations (``90s``) become seconds, rates (``10/min``)
+messages per second, a latency given as one duration a constant latency, a zone given
+as text ``{text: ...}``.  The JSON Schema (``relaysim schema``) shows the shorthand
+forms too, so an editor accepts what the loader accepts.
+
+Checks that span sections (a source's MTA exists, links join known hosts, zone and
+``main.cf`` texts parse) live in :mod:`sim.scenario.checks`; :func:`load_scenario`
+reports them together with the field errors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from sim.policy.retry import ScheduleKind, build_schedule
+from sim.scenario.units import DURATION_PATTERN, RATE_PATTERN, parse_duration, parse_rate
+from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, WorldSpec
+from sim.world.mta import MtaSpec
+from sim.world.network import Latency, LatencyKind
+
+__all__ = [
+    "Duration",
+    "FaultModel",
+    "LatencyModel",
+    "LinkModel",
+    "MtaModel",
+    "Rate",
+    "RetryModel",
+    "Scenario",
+    "SourceModel",
+    "ZoneModel",
+]
+
+_DurationText = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
+_RateText = Annotated[str, StringConstraints(pattern=RATE_PATTERN)]
+
+Duration = Annotated[
+    float,
+    BeforeValidator(
+        parse_duration, json_schema_input_type=Annotated[float, Field(ge=0)] | _DurationText
+    ),
+]
+"""Seconds; accepts ``90s``, ``20ms``, ``6h``, ``2d``, ``1w``, ``1h30m`` or a number."""
+
+Rate = Annotated[
+    float,
+    BeforeValidator(parse_rate, json_schema_input_type=Annotated[float, Field(gt=0)] | _RateText),
+]
+"""Messages per second; accepts ``10/min``, ``3.5/s``, ``100/h``, ``2/d`` or a number."""
+
+
+def _schedule_kind(value: Any) -> Any:
+    return ScheduleKind.from_text(value) if isinstance(value, str) else value
+
+
+def _latency_kind(value: Any) -> Any:
+    return LatencyKind.from_text(value) if isinstance(value, str) else value
+
+
+def _settings(value: Any) -> Any:
+    """``{maximal_backoff_time: 4000}`` -> text values, as ``main.cf`` would have them."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            item = str(item)
+        out[key] = item
+    return out
+
+
+def _latency(value: Any) -> Any:
+    return {"mean": value} if isinstance(value, int | float | str) else value
+
+
+def _zone(value: Any) -> Any:
+    return {"text": value} if isinstance(value, str) else value
+
+
+def _host_list(value: Any) -> Any:
+    """``mynetworks`` as a YAML list or as main.cf text."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value)
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryModel(_Model):
+    """Which retry schedule the queue manager follows, and its settings."""
+
+    schedule: Annotated[ScheduleKind, BeforeValidator(_schedule_kind)] = Field(
+        default=ScheduleKind.POSTFIX, description="the retry schedule family"
+    )
+    rule: str | None = Field(
+        default=None,
+        description="exim: a retry rule line; table: comma-separated delays (5m,10m,1h)",
+    )
+    settings: Annotated[
+        dict[str, str],
+        BeforeValidator(_settings, json_schema_input_type=dict[str, str | float]),
+    ] = Field(
+        default_factory=dict,
+        description="parameters as in main.cf (maximal_backoff_time: 4000s); see relaysim retry",
+    )
+
+    def build(self) -> Any:
+        """The :class:`sim.policy.retry_schedules.Schedule` these settings describe."""
+        return build_schedule(self.schedule, dict(self.settings), self.rule)
+
+
+class MtaModel(_Model):
+    """One mail server; its name is its key in ``mtas`` (the name MX records point to)."""
+
+    address: str = Field(description="its IP address (the client address others see)")
+    domains: list[str] = Field(
+        default_factory=list, description="domains it delivers locally (mydestination)"
+    )
+    relay_domains: list[str] = Field(
+        default_factory=list, description="domains it accepts and forwards (backup MX)"
+    )
+    mynetworks: Annotated[
+        str, BeforeValidator(_host_list, json_schema_input_type=str | list[str])
+    ] = Field(default="127.0.0.0/8", description="networks allowed to relay through it")
+    main_cf: str | None = Field(
+        default=None, description="a Postfix main.cf as text; replaces the four fields above"
+    )
+    main_cf_file: str | None = Field(
+        default=None, description="a main.cf file, relative to the scenario file"
+    )
+    smtpd_slots: int = Field(default=100, ge=1, description="concurrent inbound sessions")
+    delivery_slots: int = Field(default=20, ge=1, description="concurrent outbound deliveries")
+    service_time: Duration = Field(
+        default=0.0, description="mean processing time per received message (exponential)"
+    )
+    relayhost: str | None = Field(
+        default=None, description="send everything through this MTA instead of MX lookup"
+    )
+    connect_timeout: Duration = Field(
+        default=30.0, description="time lost on a connection attempt to a host that is down"
+    )
+    retry: RetryModel = Field(default_factory=RetryModel, description="the retry schedule")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"expected an IPv4 or IPv6 address, got {value!r}") from None
+
+
+class LatencyModel(_Model):
+    """One-way delay of a link."""
+
+    mean: Duration = Field(default=0.01, description="mean one-way delay")
+    kind: Annotated[LatencyKind, BeforeValidator(_latency_kind)] = Field(
+        default=LatencyKind.CONSTANT, description="constant, exponential or uniform"
+    )
+    spread: Duration = Field(default=0.0, description="uniform: half-width around the mean")
+
+    def build(self) -> Latency:
+        return Latency(self.mean, self.kind, self.spread)
+
+
+class LinkModel(_Model):
+    """A link between two hosts (MTAs or routers)."""
+
+    a: str = Field(description="one end: an MTA or a router")
+    b: str = Field(description="the other end")
+    latency: Annotated[
+        LatencyModel,
+        BeforeValidator(_latency, json_schema_input_type=Duration | LatencyModel),
+    ] = Field(
+        default_factory=LatencyModel,
+        description="a duration (constant) or {mean, kind, spread}",
+    )
+    loss: float = Field(default=0.0, ge=0.0, lt=1.0, description="packet loss probability")
+
+
+class ZoneModel(_Model):
+    """An authoritative zone: zone-file text inline, or a file beside the scenario."""
+
+    text: str | None = Field(default=None, description="zone-file text")
+    file: str | None = Field(default=None, description="a zone file, relative to the scenario")
+
+
+ZoneEntry = Annotated[ZoneModel, BeforeValidator(_zone, json_schema_input_type=str | ZoneModel)]
+
+
+class SourceModel(_Model):
+    """Poisson traffic submitted to one MTA."""
+
+    mta: str = Field(description="the MTA the messages are submitted to")
+    rate: Rate = Field(description="mean arrival rate (Poisson)")
+    sender: str = Field(description="envelope sender ('' for the null sender)")
+    recipients: list[str] = Field(min_length=1, description="drawn uniformly per message")
+    size: int = Field(default=20_000, ge=0, description="message size in bytes")
+    count: int | None = Field(default=None, ge=1, description="stop after this many messages")
+    start: Duration = Field(default=0.0, description="first arrival not before this time")
+    stop: Duration | None = Field(default=None, description="no arrivals from this time on")
+
+
+class FaultModel(_Model):
+    """A host (or, with ``peer``, the link host-peer) down for a while."""
+
+    at: Duration = Field(description="when it goes down")
+    host: str = Field(description="an MTA or a router")
+    down_for: Duration = Field(gt=0, description="how long it stays down")
+    peer: str | None = Field(default=None, description="take down the link host-peer instead")
+
+
+class Scenario(_Model):
+    """A whole scenario file: hosts, wiring, DNS, traffic and faults."""
+
+    name: str = Field(description="a short name")
+    description: str = Field(default="", description="what the scenario shows")
+    duration: Duration = Field(gt=0, description="simulated time to run")
+    seed: int = Field(default=1, description="default random seed (relaysim run --seed)")
+    sample_every: Duration = Field(default=60.0, gt=0, description="queue-depth sampling interval")
+    routers: list[str] = Field(
+        default_factory=list, description="plain network nodes that only appear in links"
+    )
+    mtas: dict[str, MtaModel] = Field(min_length=1, description="mail servers by host name")
+    links: list[LinkModel] = Field(default_factory=list, description="the network's links")
+    zones: dict[str, ZoneEntry] = Field(
+        default_factory=dict, description="DNS zones by origin: zone-file text or {file: path}"
+    )
+    sources: dict[str, SourceModel] = Field(default_factory=dict, description="traffic sources")
+    faults: list[FaultModel] = Field(default_factory=list, description="the fault timeline")
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source_path: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _cross_check(self, info: ValidationInfo) -> Scenario:
+        """Built from Python (not through load_scenario): run the cross-section checks."""
+        if isinstance(info.context, dict) and info.context.get("checked"):
+            return self
+        from sim.scenario.checks import check_sections
+
+        problems = check_sections(self.model_dump(mode="json"), Path.cwd())
+        if problems:
+            from sim.scenario.checks import dotted
+
+            raise ValueError("; ".join(f"{dotted(loc)}: {msg}" for loc, msg in problems))
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory file references (``main_cf_file``, zone ``file``) are relative to."""
+        return self._base_dir
+
+    @property
+    def source_path(self) -> Path | None:
+        """The scenario file this came from, if any."""
+        return self._source_path
+
+    def read(self, relative: str) -> str:
+        """A file named in the scenario, relative to :attr:`base_dir`."""
+        return (self._base_dir / relative).read_text(encoding="utf-8")
+
+    def zone_texts(self) -> tuple[tuple[str, str], ...]:
+        """``(file name, zone text)`` per zone, in file order."""
+        out = []
+        for origin, zone in self.zones.items():
+            if zone.file is not None:
+                out.append((zone.file, self.read(zone.file)))
+            else:
+                out.append((f"{origin.rstrip('.')}.zone", zone.text or ""))
+        return tuple(out)
+
+    def mta_spec(self, name: str) -> MtaSpec:
+        mta = self.mtas[name]
+        main_cf = mta.main_cf
+        if mta.main_cf_file is not None:
+            main_cf = self.read(mta.main_cf_file)
+        return MtaSpec(
+            name=name,
+            address=mta.address,
+            domains=tuple(mta.domains),
+            main_cf=main_cf,
+            smtpd_slots=mta.smtpd_slots,
+            delivery_slots=mta.delivery_slots,
+            service_time=mta.service_time,
+            retry=mta.retry.build(),
+            relayhost=mta.relayhost,
+            connect_timeout=mta.connect_timeout,
+            relay_domains=tuple(mta.relay_domains),
+            mynetworks=mta.mynetworks,
+        )
+
+    def to_world_spec(self) -> WorldSpec:
+        """The engine's spec; routers become plain network nodes through their links."""
+        return WorldSpec(
+            mtas=tuple(self.mta_spec(name) for name in self.mtas),
+            links=tuple(LinkSpec(k.a, k.b, k.latency.build(), k.loss) for k in self.links),
+            zones=self.zone_texts(),
+            sources=tuple(
+                SourceSpec(
+                    name=name,
+                    mta=s.mta,
+                    rate=s.rate,
+                    sender=s.sender,
+                    recipients=tuple(s.recipients),
+                    size=s.size,
+                    count=s.count,
+                    start=s.start,
+                    stop=s.stop,
+                )
+                for name, s in self.sources.items()
+            ),
+            faults=tuple(FaultSpec(f.at, f.host, f.down_for, f.peer) for f in self.faults),
+            sample_every=self.sample_every,
+        )
+
+    def summary(self) -> str:
+        """``3 MTAs, 1 router, 3 links, 1 zone, 1 source, 1 fault, 12h``."""
+        from sim.scenario.units import format_duration
+
+        def n(count: int, word: str) -> str:
+            return f"{count} {word}{'' if count == 1 else 's'}"
+
+        parts = [n(len(self.mtas), "MTA")]
+        if self.routers:
+            parts.append(n(len(self.routers), "router"))
+        parts += [
+            n(len(self.links), "link"),
+            n(len(self.zones), "zone"),
+            n(len(self.sources), "source"),
+            n(len(self.faults), "fault"),
+            format_duration(self.duration),
+        ]
+        return ", ".join(parts)
