@@ -21,6 +21,9 @@ demo: $(STAMP)
 	$(BIN)/relaysim policy check --main-cf scenarios/relay/main-norelay.cf \
 	    --client 203.0.113.5 --helo test.external.com \
 	    --from spammer@evil.com --rcpt victim@gmail.com
+	@echo
+	@echo "# The default scenario: the primary MX is down for 6 hours, the backup MX holds the mail."
+	$(BIN)/relaysim run scenarios/mx-failover.yaml --out runs/mx-failover
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks

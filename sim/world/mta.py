@@ -21,7 +21,7 @@ from sim.policy.dsn import Action as DsnAction
 from sim.policy.dsn import DsnKind, NoDsn, RecipientResult, ReportContext, build_dsn
 from sim.policy.dsn import Envelope as DsnEnvelope
 from sim.policy.dsn import Recipient as DsnRecipient
-from sim.policy.mx import Action, resolve_mx
+from sim.policy.mx import Action, MXResult, resolve_mx
 from sim.policy.relay import ClientFacts, RelayPolicy
 from sim.policy.replies import R250_OK, Reply
 from sim.policy.retry import Outcome
@@ -117,6 +117,9 @@ class Mta:
         self.domains = {d.lower() for d in spec.domains}
         self.server_config = ServerConfig.from_policy(self.policy)
         self.queue_ids = (f"{n:010X}" for n in itertools.count(1))  # per host, like Postfix
+        # Zone data are fixed during a run, so an MX answer without equal preferences
+        # (nothing for the rng to shuffle) is the same every time.
+        self._mx_cache: dict[str, MXResult] = {}
 
     # -- receiving -------------------------------------------------------------------
 
@@ -203,7 +206,14 @@ class Mta:
         """Hosts to try in order, or the outcome and reply when there are none."""
         if self.spec.relayhost:
             return [self.spec.relayhost], Outcome.SUCCESS, R250_OK
-        result = resolve_mx(msg.domain, self.world.lookup, rng=self.rng, local_names=(self.name,))
+        result = self._mx_cache.get(msg.domain)
+        if result is None:
+            result = resolve_mx(
+                msg.domain, self.world.lookup, rng=self.rng, local_names=(self.name,)
+            )
+            prefs = [t.preference for t in result.targets]
+            if len(prefs) == len(set(prefs)):  # no tie to shuffle: the answer never changes
+                self._mx_cache[msg.domain] = result
         if result.action is Action.DELIVER:
             return [t.host for t in result.targets], Outcome.SUCCESS, R250_OK
         outcome = Outcome.PERMANENT if result.action is Action.BOUNCE else Outcome.TEMPORARY

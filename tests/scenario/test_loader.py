@@ -73,7 +73,7 @@ def test_the_world_spec_has_everything() -> None:
     assert spec.zones[0][0] == "example.com.zone"
     assert "IN MX 20 mx2.example.com." in spec.zones[0][1]
     (source,) = spec.sources
-    assert source.rate == pytest.approx(40 / 60)
+    assert source.rate == pytest.approx(20 / 60)
     assert len(source.recipients) == 3
     (fault,) = spec.faults
     assert (fault.at, fault.host, fault.down_for) == (3600.0, MX1, 6 * 3600.0)
