@@ -126,20 +126,15 @@ def erlang_c_wait(lam: float, mu: float, c: int) -> float:
 
 
 def test_queue_wait_matches_erlang_c() -> None:
-    """M/M/4 with lambda = 3.5/s and mean service 1 s: Wq = 1.476 s (queueing.md)."""
+    """scenarios/capacity-mmc.yaml is M/M/4 with lambda = 3.5/s, mean service 1 s:
+    Erlang C gives Wq = 1.476 s (queueing.md); replications must agree."""
+    from pathlib import Path
+
+    from sim.scenario import load_scenario
+
     assert erlang_c_wait(3.5, 1.0, 4) == pytest.approx(1.476, abs=0.001)
-    spec = WorldSpec(
-        mtas=(
-            MtaSpec("sender", "198.51.100.5", delivery_slots=4),
-            MtaSpec("mx.example.com", "192.0.2.10", domains=("example.com",), service_time=1.0),
-        ),
-        links=(LinkSpec("sender", "mx.example.com", Latency(0.0)),),
-        zones=(
-            ("example.com.zone", "$ORIGIN example.com.\n$TTL 300\n@ MX 10 mx\nmx A 192.0.2.10\n"),
-        ),
-        sources=(SourceSpec("poisson", "sender", 3.5, "a@sender.org", ("b@example.com",)),),
-        sample_every=3600,
-    )
+    path = Path(__file__).resolve().parents[2] / "scenarios" / "capacity-mmc.yaml"
+    spec = load_scenario(path, overrides=["sample_every=3600s"]).to_world_spec()
     means = []
     for seed in range(6):
         result = World(spec, seed=seed).run(until=1500)
