@@ -81,6 +81,8 @@ class RunResult:
     timeseries: pd.DataFrame
     queue_waits: pd.DataFrame
     samples: dict[str, bytes] = field(default_factory=dict)  # "msg-7.eml" -> bytes
+    hosts: tuple[str, ...] = ()  # MTAs, in spec order
+    links: tuple[tuple[str, str], ...] = ()  # network edges (routers appear only here)
 
 
 class World:
@@ -225,4 +227,13 @@ class World:
                 "reply",
             ],
         )
-        return RunResult(summary, events, messages, timeseries, waits, dict(self.samples_eml))
+        return RunResult(
+            summary,
+            events,
+            messages,
+            timeseries,
+            waits,
+            dict(self.samples_eml),
+            hosts=tuple(m.name for m in self.spec.mtas),
+            links=tuple((link.a, link.b) for link in self.spec.links),
+        )
