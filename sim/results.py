@@ -12,6 +12,10 @@ A run directory holds (issue 5, "Running and results"):
     (``t``, ``kind``, ``host``, ``msg_id``, ``detail``): the same run gives the same bytes.
 ``timeseries.csv``, ``queue_waits.csv``
     queue depth per host per sample; the wait of every delivery attempt for a slot.
+``topology.json``
+    ``{"hosts": [...], "links": [[a, b], ...]}``: the MTAs in spec order and the network
+    edges (routers appear only in links).  Optional when reading: a run directory
+    without it reads back with an empty topology.
 ``*.png``
     the plots of :mod:`sim.plots.world`.
 
@@ -46,6 +50,7 @@ __all__ = [
     "read_run",
     "save_plot",
     "summary_json",
+    "topology_json",
     "write_run",
 ]
 
@@ -55,7 +60,9 @@ DATA_FILES = (
     "events.jsonl",
     "timeseries.csv",
     "queue_waits.csv",
+    "topology.json",
 )
+_OPTIONAL_FILES = frozenset({"topology.json"})  # runs written before it existed still read
 
 # plot kind (as ``relaysim plot --kind`` names it) -> file name in a run directory
 PLOT_FILES = {
@@ -63,6 +70,7 @@ PLOT_FILES = {
     "latency": "latency-cdf.png",
     "outcomes": "outcomes.png",
     "retry-timeline": "retry-timeline.png",
+    "topology": "topology.png",
 }
 
 _EVENT_COLUMNS = ["t", "kind", "host", "msg_id", "detail"]
@@ -128,6 +136,28 @@ def save_plot(draw: Callable[..., Axes], result: RunResult, path: Path) -> Path:
     return path
 
 
+def topology_json(result: RunResult) -> str:
+    """The text of ``topology.json``: the MTAs and the links of the run's network."""
+    topology = {
+        "hosts": [str(h) for h in result.hosts],
+        "links": [[str(a), str(b)] for a, b in result.links],
+    }
+    return json.dumps(topology, indent=2, ensure_ascii=False) + "\n"
+
+
+def _read_topology(path: Path) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Hosts and links from ``topology.json``; empty when the file is absent."""
+    if not path.is_file():
+        return (), ()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        hosts = tuple(str(h) for h in data.get("hosts", []))
+        links = tuple((str(a), str(b)) for a, b in data.get("links", []))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: not a topology file ({exc})") from exc
+    return hosts, links
+
+
 def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> list[Path]:
     """Write the run directory (created if needed); returns the files written, in order."""
     out_dir = Path(out_dir)
@@ -152,6 +182,10 @@ def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> list[P
         frame.to_csv(path, index=False, lineterminator="\n")
         written.append(path)
 
+    path = out_dir / "topology.json"
+    path.write_text(topology_json(result), encoding="utf-8")
+    written.append(path)
+
     for name, data in sorted(result.samples.items()):  # delivered messages and DSNs
         path = out_dir / "samples" / name
         path.parent.mkdir(exist_ok=True)
@@ -169,7 +203,11 @@ def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> list[P
 def read_run(run_dir: Path) -> RunResult:
     """Read a run directory written by :func:`write_run` back into a ``RunResult``."""
     run_dir = Path(run_dir)
-    missing = [name for name in DATA_FILES if not (run_dir / name).is_file()]
+    missing = [
+        name
+        for name in DATA_FILES
+        if name not in _OPTIONAL_FILES and not (run_dir / name).is_file()
+    ]
     if missing:
         raise InputError(f"{run_dir}: not a run directory (missing {', '.join(missing)})")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -187,7 +225,8 @@ def read_run(run_dir: Path) -> RunResult:
         events = events.astype({"t": float, "msg_id": int})
     timeseries = pd.read_csv(run_dir / "timeseries.csv")
     queue_waits = pd.read_csv(run_dir / "queue_waits.csv")
-    return RunResult(summary, events, messages, timeseries, queue_waits)
+    hosts, links = _read_topology(run_dir / "topology.json")
+    return RunResult(summary, events, messages, timeseries, queue_waits, hosts=hosts, links=links)
 
 
 # -- the summary table ---------------------------------------------------------------

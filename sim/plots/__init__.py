@@ -7,6 +7,7 @@ PNGs with the Agg backend; notebooks display the returned axes.
 
 from __future__ import annotations
 
+from sim.plots.topology import plot_topology
 from sim.plots.trace import plot_hop_delays
 from sim.plots.world import (
     plot_latency_cdf,
@@ -21,4 +22,5 @@ __all__ = [
     "plot_outcomes",
     "plot_queue_depth",
     "plot_retry_timeline",
+    "plot_topology",
 ]

@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from sim.plots.topology import plot_topology
 from sim.policy.trace import format_duration
 from sim.results import delivery_latencies, fault_windows
 from sim.world.engine import RunResult
@@ -279,5 +280,6 @@ PLOTS: dict[str, Callable[..., Axes]] = {
     "latency": plot_latency_cdf,
     "outcomes": plot_outcomes,
     "retry-timeline": plot_retry_timeline,
+    "topology": plot_topology,
 }
 """Plot functions by the ``--kind`` name of ``relaysim plot``."""

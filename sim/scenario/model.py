@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -159,6 +159,13 @@ class MtaModel(_Model):
         default=30.0, description="time lost on a connection attempt to a host that is down"
     )
     retry: RetryModel = Field(default_factory=RetryModel, description="the retry schedule")
+    tls_level: Literal[
+        "none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure"
+    ] = Field(default="may", description="its outbound smtp_tls_security_level (Postfix)")
+    starttls: bool = Field(default=True, description="its inbound side offers STARTTLS")
+    certificate: Literal["valid", "self-signed", "expired", "wrong-name"] = Field(
+        default="valid", description="the certificate it presents (from the run's test CA)"
+    )
 
     @field_validator("address")
     @classmethod
@@ -307,6 +314,9 @@ class Scenario(_Model):
             connect_timeout=mta.connect_timeout,
             relay_domains=tuple(mta.relay_domains),
             mynetworks=mta.mynetworks,
+            tls_level=mta.tls_level,
+            starttls=mta.starttls,
+            certificate=mta.certificate,
         )
 
     def to_world_spec(self) -> WorldSpec:

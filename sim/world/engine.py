@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import random
+from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,9 @@ from typing import Any
 
 import pandas as pd
 import simpy
+from cryptography import x509
 
+from sim.policy.certs import make_ca, make_leaf, make_self_signed
 from sim.policy.zones import ZoneSet
 from sim.world.ledger import Ledger
 from sim.world.mta import Message, Mta, MtaSpec
@@ -105,6 +108,11 @@ class World:
         self.epoch = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # simulated t = 0
         self.trace_headers = spec.trace_headers
         self.samples_eml: dict[str, bytes] = {}
+        self.tls_counts: Counter[str] = Counter()
+        # One test CA for the run: certificates are made once per MTA (EC keys: cheap).
+        self._ca = make_ca(
+            not_before=self.epoch - timedelta(days=365), not_after=self.epoch + timedelta(days=730)
+        )
         self.mtas: dict[str, Mta] = {}
         for mta_spec in spec.mtas:
             self.network.add_host(mta_spec.name)
@@ -123,6 +131,18 @@ class World:
     def stream(self, name: str) -> random.Random:
         """A random stream of its own for one component, derived from the seed."""
         return random.Random(f"{self.seed}:{name}")
+
+    def certificate_for(self, spec: MtaSpec) -> tuple[tuple[x509.Certificate, ...], bool]:
+        """The chain an MTA presents and whether it builds to the run's trusted CA."""
+        start, end = self.epoch - timedelta(days=30), self.epoch + timedelta(days=365)
+        if spec.certificate == "self-signed":
+            issued = make_self_signed([spec.name], not_before=start, not_after=end)
+            return (issued.certificate,), False
+        if spec.certificate == "expired":
+            start, end = self.epoch - timedelta(days=400), self.epoch - timedelta(days=10)
+        names = ["other.invalid"] if spec.certificate == "wrong-name" else [spec.name]
+        leaf = make_leaf(self._ca, names, not_before=start, not_after=end)
+        return (leaf.certificate, self._ca.certificate), True
 
     def clock(self, t: float) -> datetime:
         """The simulated wall-clock time of simulated second ``t`` (for headers and DSNs)."""
@@ -193,6 +213,7 @@ class World:
             "latency_p50_s": float(latencies.quantile(0.5)) if len(latencies) else None,
             "latency_p95_s": float(latencies.quantile(0.95)) if len(latencies) else None,
             "queue_wait_mean_s": float(waits["wait"].mean()) if len(waits) else None,
+            "tls": dict(sorted(self.tls_counts.items())),
             "queue_peak": {
                 host: int(group["queued"].max()) for host, group in timeseries.groupby("host")
             },

@@ -22,20 +22,39 @@ from sim.policy.dsn import DsnKind, NoDsn, RecipientResult, ReportContext, build
 from sim.policy.dsn import Envelope as DsnEnvelope
 from sim.policy.dsn import Recipient as DsnRecipient
 from sim.policy.mx import Action, MXResult, resolve_mx
+from sim.policy.received import Protocol, TLSInfo
 from sim.policy.relay import ClientFacts, RelayPolicy
 from sim.policy.replies import R250_OK, Reply
 from sim.policy.retry import Outcome
 from sim.policy.retry_schedules import GiveUp, History, PostfixSchedule, Schedule, WarnDelayed
+from sim.policy.tls import ConnectionFacts, Handshake, StartTls, TlsPolicy, decide
+from sim.policy.tls import Level as TlsLevel
+from sim.policy.tls import Outcome as TlsOutcome
+from sim.policy.tls import Verdict as TlsVerdict
 from sim.policy.trace import HopFacts, build_received
-from sim.smtp.client import ClientDialogue
+from sim.smtp.client import ClientDialogue, TlsChoice
 from sim.smtp.pair import converse
 from sim.smtp.server import MessageReceived, ServerConfig, ServerDialogue
 from sim.world.network import Unreachable
 
+TLS_INFO = TLSInfo(
+    version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", cipher_bits=256, alg_bits=256
+)
+
+
+def verdict_label(verdict: TlsVerdict) -> str:
+    """``tls-verified``, ``tls-anonymous``, ``plaintext``, ``defer`` for the summary."""
+    if verdict.outcome is TlsOutcome.TLS:
+        return f"tls-{verdict.via.value}" if verdict.via is not None else "tls-unauthenticated"
+    return str(verdict.outcome.value)
+
+
 if TYPE_CHECKING:
     from sim.world.engine import World
 
-__all__ = ["Message", "Mta", "MtaSpec"]
+__all__ = ["CERTIFICATE_KINDS", "Message", "Mta", "MtaSpec"]
+
+CERTIFICATE_KINDS = ("valid", "self-signed", "expired", "wrong-name")
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,17 @@ class MtaSpec:
     connect_timeout: float = 30.0
     relay_domains: tuple[str, ...] = ()
     mynetworks: str = "127.0.0.0/8"
+    tls_level: str = "may"  # smtp_tls_security_level of its outbound side
+    starttls: bool = True  # its inbound side offers STARTTLS
+    certificate: str = "valid"  # valid | self-signed | expired | wrong-name
+
+    def __post_init__(self) -> None:
+        TlsLevel.from_text(self.tls_level)  # raises ValueError naming the levels
+        if self.certificate not in CERTIFICATE_KINDS:
+            raise ValueError(
+                f"certificate must be one of {', '.join(CERTIFICATE_KINDS)}, "
+                f"got {self.certificate!r}"
+            )
 
     def policy_text(self) -> str:
         if self.main_cf is not None:
@@ -68,6 +98,7 @@ class MtaSpec:
                 f"mynetworks = {self.mynetworks}",
                 "local_recipient_maps =",
                 "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
+                f"smtpd_tls_security_level = {'may' if self.starttls else ''}",
             ]
         )
 
@@ -120,6 +151,8 @@ class Mta:
         # Zone data are fixed during a run, so an MX answer without equal preferences
         # (nothing for the rng to shuffle) is the same every time.
         self._mx_cache: dict[str, MXResult] = {}
+        self.tls_policy = TlsPolicy(TlsLevel.from_text(spec.tls_level))
+        self.chain, self.trusted = world.certificate_for(spec)
 
     # -- receiving -------------------------------------------------------------------
 
@@ -238,20 +271,47 @@ class Mta:
                 yield self.env.timeout(self.spec.connect_timeout)
                 last = Reply(451, "4.4.1", f"connect to {host}: {exc}")
                 continue
+            verdict = self.tls_verdict(msg, peer)
+            if verdict.outcome is TlsOutcome.DEFER:
+                # The TLS policy forbids this host (no STARTTLS, bad certificate): next MX.
+                world.log("tls_defer", self.name, msg.msg_id, f"{peer.name}: {verdict.reason}")
+                last = Reply(451, verdict.status or "4.7.5", verdict.reason)
+                continue
             with peer.smtpd.request() as session:
                 yield session
-                result = yield from self.session(msg, peer, 2 * one_way)
+                result = yield from self.session(msg, peer, 2 * one_way, verdict)
             if result is not None:
                 return result
             last = Reply(421, "4.4.2", f"lost connection with {host}")
         return Outcome.TEMPORARY, last
 
+    def tls_verdict(self, msg: Message, peer: Mta) -> TlsVerdict:
+        """What sim.policy.tls says about connecting to ``peer`` for ``msg``."""
+        offered = "STARTTLS" in peer.server_config.capabilities
+        facts = ConnectionFacts(
+            nexthop=msg.domain,
+            mx=peer.name,
+            now=self.world.clock(self.env.now),
+            starttls=StartTls.OFFERED if offered else StartTls.STRIPPED,
+            handshake=Handshake.OK,
+            chain=peer.chain,
+            trusted=peer.trusted,
+        )
+        verdict = decide(self.tls_policy, facts)
+        self.world.tls_counts[verdict_label(verdict)] += 1
+        return verdict
+
     def session(
-        self, msg: Message, peer: Mta, rtt: float
+        self, msg: Message, peer: Mta, rtt: float, verdict: TlsVerdict
     ) -> Generator[simpy.Event, Any, tuple[Outcome, Reply] | None]:
         """One SMTP session with ``peer``; None when the peer went down meanwhile."""
+        choice = TlsChoice.STARTTLS if verdict.outcome is TlsOutcome.TLS else TlsChoice.PLAINTEXT
         client = ClientDialogue(
-            msg.sender, [msg.recipient], f"Subject: message {msg.msg_id}\r\n\r\n", self.name
+            msg.sender,
+            [msg.recipient],
+            f"Subject: message {msg.msg_id}\r\n\r\n",
+            self.name,
+            tls_choice=lambda offered: choice,
         )
         server = ServerDialogue(
             ClientFacts(address=self.spec.address, name=self.name),
@@ -278,7 +338,9 @@ class Mta:
                     queue_id=received[0].queue_id,
                     helo=self.name,
                     client_name=self.name,
+                    protocol=Protocol.ESMTPS if received[0].tls else Protocol.ESMTP,
                     recipients=(msg.recipient,),
+                    tls=TLS_INFO if received[0].tls else None,
                 )
                 msg.headers.insert(0, build_received(hop, self.world.clock(self.env.now)))
             peer.accept(msg)

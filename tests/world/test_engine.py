@@ -144,3 +144,52 @@ def test_queue_wait_matches_erlang_c() -> None:
     mean = sum(means) / len(means)
     half_width = 2.571 * statistics.stdev(means) / math.sqrt(len(means))  # t(0.975, 5)
     assert abs(mean - 1.476) < max(half_width, 0.05), (mean, half_width, means)
+
+
+def tls_world(level: str, *, starttls: bool = True, certificate: str = "valid") -> WorldSpec:
+    return WorldSpec(
+        mtas=(
+            MtaSpec("out.sender.org", "198.51.100.5", tls_level=level),
+            MtaSpec(
+                "mx1.example.com",
+                "192.0.2.10",
+                domains=("example.com",),
+                starttls=starttls,
+                certificate=certificate,
+            ),
+            MtaSpec("mx2.example.com", "192.0.2.20", relay_domains=("example.com",)),
+        ),
+        links=(
+            LinkSpec("out.sender.org", "mx1.example.com", Latency(0.01)),
+            LinkSpec("out.sender.org", "mx2.example.com", Latency(0.01)),
+        ),
+        zones=(("example.com.zone", ZONE.replace("@ IN MX 20 mx2.example.com.\n", "")),),
+        sources=(SourceSpec("u", "out.sender.org", 0.05, "a@sender.org", ("b@example.com",)),),
+    )
+
+
+@pytest.mark.parametrize(
+    ("level", "starttls", "certificate", "expected"),
+    [
+        ("may", True, "valid", "tls-unauthenticated"),
+        ("may", False, "valid", "plaintext"),
+        ("encrypt", False, "valid", "defer"),
+        ("verify", True, "valid", "tls-pkix"),
+        ("verify", True, "self-signed", "defer"),
+        ("secure", True, "wrong-name", "defer"),
+    ],
+)
+def test_the_tls_policy_decides_each_connection(
+    level: str, starttls: bool, certificate: str, expected: str
+) -> None:
+    result = World(tls_world(level, starttls=starttls, certificate=certificate), seed=1).run(
+        until=1800
+    )
+    assert set(result.summary["tls"]) == {expected}
+    if expected == "defer":
+        assert result.summary["delivered"] == 0 and result.summary["queued_at_end"] > 0
+    else:
+        assert result.summary["delivered"] > 0
+    header = next(iter(v for k, v in result.samples.items() if k.startswith("msg-")), b"")
+    if expected.startswith("tls"):
+        assert b"with ESMTPS" in header and b"TLSv1.3" in header
