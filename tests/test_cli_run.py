@@ -127,7 +127,16 @@ def test_plot_redraws_from_a_run_directory(
         target = tmp_path / f"{kind}.png"
         assert main(["plot", str(failover_dir), "--kind", kind, "--out", str(target)]) == 0
         assert target.read_bytes().startswith(b"\x89PNG")
-    assert capsys.readouterr().out.splitlines()[-1] == str(tmp_path / "retry-timeline.png")
+    assert capsys.readouterr().out.splitlines()[-1] == str(tmp_path / "topology.png")
+
+
+def test_plot_topology_reads_the_topology_of_the_run(failover_dir: Path) -> None:
+    topology = json.loads((failover_dir / "topology.json").read_text())
+    assert topology["hosts"] == ["out.sender.org", "mx1.example.com", "mx2.example.com"]
+    assert ["out.sender.org", "core-router"] in topology["links"]  # the router is in links
+    (failover_dir / "topology.png").unlink()
+    assert main(["plot", str(failover_dir), "--kind", "topology"]) == 0
+    assert (failover_dir / "topology.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_plot_defaults_to_the_run_directory(failover_dir: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from sim.plots.topology import plot_topology
 from sim.plots.world import (
     PLOTS,
     plot_latency_cdf,
@@ -21,7 +22,7 @@ from sim.results import PLOT_FILES, save_plot
 from sim.world.engine import RunResult, World
 from tests.test_results import small_world
 
-ALL = [plot_queue_depth, plot_latency_cdf, plot_outcomes, plot_retry_timeline]
+ALL = [plot_queue_depth, plot_latency_cdf, plot_outcomes, plot_retry_timeline, plot_topology]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def test_each_plot_draws_on_the_axes_it_is_given(
 
 def test_every_plot_kind_has_a_file_name() -> None:
     assert set(PLOTS) == set(PLOT_FILES)
+    assert list(PLOTS) == ["queue", "latency", "outcomes", "retry-timeline", "topology"]
 
 
 def test_queue_depth_draws_the_busy_hosts_and_shades_the_fault(result: RunResult) -> None:

@@ -75,6 +75,7 @@ def test_the_small_world_tells_the_failover_story(result: RunResult) -> None:
 
 
 def test_write_run_writes_every_file(written: list[Path]) -> None:
+    assert "topology.json" in DATA_FILES and PLOT_FILES["topology"] == "topology.png"
     samples = [p for p in written if p.parent.name == "samples"]
     names = [p.name for p in written if p.parent.name != "samples"]
     assert names == [*DATA_FILES, *PLOT_FILES.values()]
@@ -99,6 +100,37 @@ def test_the_files_read_back(result: RunResult, run_dir: Path) -> None:
     pd.testing.assert_frame_equal(back.messages, result.messages, check_dtype=False)
     pd.testing.assert_frame_equal(back.timeseries, result.timeseries, check_dtype=False)
     pd.testing.assert_frame_equal(back.queue_waits, result.queue_waits, check_dtype=False)
+    assert back.hosts == result.hosts == ("out.sender.org", "mx1.example.com", "mx2.example.com")
+    assert back.links == result.links and len(back.links) == 3
+
+
+def test_topology_json_is_small_and_plain(run_dir: Path) -> None:
+    data = json.loads((run_dir / "topology.json").read_text())
+    assert data == {
+        "hosts": ["out.sender.org", "mx1.example.com", "mx2.example.com"],
+        "links": [
+            ["out.sender.org", "mx1.example.com"],
+            ["out.sender.org", "mx2.example.com"],
+            ["mx1.example.com", "mx2.example.com"],
+        ],
+    }
+
+
+def test_a_run_directory_without_topology_reads_with_an_empty_one(
+    result: RunResult, tmp_path: Path
+) -> None:
+    write_run(result, tmp_path, plots=False)
+    (tmp_path / "topology.json").unlink()
+    back = read_run(tmp_path)
+    assert back.hosts == () and back.links == ()
+    pd.testing.assert_frame_equal(back.events, result.events, check_dtype=False)
+
+
+def test_a_broken_topology_json_is_an_input_error(result: RunResult, tmp_path: Path) -> None:
+    write_run(result, tmp_path, plots=False)
+    (tmp_path / "topology.json").write_text('{"links": [["a"]]}')
+    with pytest.raises(InputError, match="not a topology file"):
+        read_run(tmp_path)
 
 
 def test_events_jsonl_is_one_object_per_line_in_column_order(

@@ -1,5 +1,7 @@
 """Plots of a world run: queue depth, delivery latency, outcomes, retry timeline.
 
+:data:`PLOTS` also registers the topology plot of :mod:`sim.plots.topology`.
+
 Every function is ``plot_x(result, *, ax=None) -> Axes`` over a
 :class:`~sim.world.engine.RunResult` (or one read back by :func:`sim.results.read_run`),
 object-oriented matplotlib only: without ``ax`` a plot makes its own

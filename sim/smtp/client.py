@@ -74,6 +74,7 @@ class ClientDialogue:
     tls_choice: Callable[[bool], TlsChoice] = lambda offered: (
         TlsChoice.STARTTLS if offered else TlsChoice.PLAINTEXT
     )
+    size: int | None = None  # the SIZE to announce (RFC 1870); default: len(data)
     results: list[RecipientResult] = field(default_factory=list)
     transcript: list[str] = field(default_factory=list)
     capabilities: set[str] = field(default_factory=set)
@@ -181,13 +182,13 @@ class ClientDialogue:
                 self._fail_all(reply, Stage.STARTTLS, self.recipients)
                 return self._quit()
         self._step = _Step.MAIL
-        size = f" SIZE={len(self.data.encode())}" if "SIZE" in self.capabilities else ""
+        size = f" SIZE={self._size()}" if "SIZE" in self.capabilities else ""
         return self._send(f"MAIL FROM:<{self.sender}>{size}")
 
     def _tls_refused(self, reply: Reply) -> list[str]:
         if self.tls_choice(False) is TlsChoice.PLAINTEXT:
             self._step = _Step.MAIL
-            size = f" SIZE={len(self.data.encode())}" if "SIZE" in self.capabilities else ""
+            size = f" SIZE={self._size()}" if "SIZE" in self.capabilities else ""
             return self._send(f"MAIL FROM:<{self.sender}>{size}")
         deferral = Reply(450, "4.7.4", f"TLS is required, but STARTTLS failed: {reply.line()}")
         self._fail_all(deferral, Stage.STARTTLS, self.recipients)
@@ -210,6 +211,9 @@ class ClientDialogue:
         self.tls = True
         self._step = _Step.EHLO
         return self._send(f"EHLO {self.helo}")
+
+    def _size(self) -> int:
+        return len(self.data.encode()) if self.size is None else self.size
 
     def _next_rcpt(self) -> list[str]:
         decided = {r.recipient for r in self.results} | set(self._accepted)

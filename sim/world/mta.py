@@ -193,10 +193,41 @@ class Mta:
                 self.give_up(msg, reply, expired=True, why=decision.reason)
                 return
             if isinstance(decision, WarnDelayed):
-                self.world.log("delay_warning", self.name, msg.msg_id)
+                self.warn_delayed(msg, reply, decision)
             history = history.record(self.env.now, decision)
             self.world.log("deferred", self.name, msg.msg_id, reply.line())
             yield self.env.timeout(max(0.0, decision.t - self.env.now))
+
+    def warn_delayed(self, msg: Message, reply: Reply, decision: WarnDelayed) -> None:
+        """A "delayed" DSN (RFC 3464 Action: delayed) to the sender; the message stays."""
+        world, now = self.world, self.env.now
+        world.log("delay_warning", self.name, msg.msg_id)
+        lifetime = self.spec.retry.lifetime(null_sender=not msg.sender)
+        result = RecipientResult(
+            msg.recipient,
+            DsnAction.DELAYED,
+            reply=reply if reply.code >= 400 else None,
+            diagnostic=None if reply.code >= 400 else reply.line(),
+            status=reply.enhanced if reply.enhanced and reply.code < 500 else "4.0.0",
+            will_retry_until=world.clock(msg.injected_at + lifetime),
+        )
+        if not msg.sender:
+            return  # never a notice to the null sender
+        notice = build_dsn(
+            DsnKind.DELAY,
+            msg.original(),
+            DsnEnvelope(msg.sender, (DsnRecipient(msg.recipient),)),
+            (result,),
+            ReportContext(self.name, world.clock(msg.injected_at), world.clock(now)),
+        )
+        if isinstance(notice, NoDsn):
+            return
+        data = notice.as_bytes()
+        warning = world.new_message("", msg.sender, len(data), is_dsn=True)
+        warning.data = data
+        world.log("dsn", self.name, warning.msg_id, f"delay notice for message {msg.msg_id}")
+        world.keep_sample("delay", warning.msg_id, data)
+        self.accept(warning)
 
     def give_up(self, msg: Message, reply: Reply, *, expired: bool, why: str = "") -> None:
         """Return the message: a real RFC 3464 DSN to its sender, unless the sender is null."""
@@ -312,6 +343,7 @@ class Mta:
             f"Subject: message {msg.msg_id}\r\n\r\n",
             self.name,
             tls_choice=lambda offered: choice,
+            size=msg.size,
         )
         server = ServerDialogue(
             ClientFacts(address=self.spec.address, name=self.name),
@@ -325,8 +357,13 @@ class Mta:
             peer.rng.expovariate(1.0 / peer.spec.service_time) if peer.spec.service_time else 0.0
         )
         yield self.env.timeout(rtt * commands + service)
-        if self.name in self.world.network.down_hosts or peer.name in self.world.network.down_hosts:
-            return None  # a fault cut the session: nothing was handed over
+        try:
+            self.world.network.check(self.name, peer.name)
+            intact = self.world.network.delivers(self.name, peer.name, self.rng)
+        except Unreachable:
+            intact = False
+        if not intact:
+            return None  # a fault or packet loss cut the session: nothing was handed over
         result = client.results[0]
         received = [e for e in events if isinstance(e, MessageReceived)]
         if received:

@@ -193,3 +193,40 @@ def test_the_tls_policy_decides_each_connection(
     header = next(iter(v for k, v in result.samples.items() if k.startswith("msg-")), b"")
     if expected.startswith("tls"):
         assert b"with ESMTPS" in header and b"TLSv1.3" in header
+
+
+def test_a_delay_warning_is_a_real_delayed_dsn() -> None:
+    spec = WorldSpec(
+        mtas=(
+            MtaSpec(
+                "out.sender.org",
+                "198.51.100.5",
+                domains=("sender.org",),
+                retry=PostfixSchedule(delay_warning_time=1800, maximal_queue_lifetime=86400),
+            ),
+        ),
+        zones=(("example.com.zone", ZONE),),
+        sources=(
+            SourceSpec(
+                "one", "out.sender.org", 1.0, "alice@sender.org", ("x@example.com",), count=1
+            ),
+        ),
+    )
+    result = World(spec, seed=1).run(until=3 * 3600)
+    (name,) = [n for n in result.samples if n.startswith("delay-")]
+    notice = message_from_bytes(result.samples[name], policy=email.policy.default)
+    assert notice.get_content_type() == "multipart/report"
+    assert b"Action: delayed" in result.samples[name]
+    assert result.summary["queued_at_end"] == 1  # the message itself is still trying
+    assert result.summary["lost"] == 0
+
+
+def test_an_announced_size_over_the_receivers_limit_bounces() -> None:
+    spec = failover_world()
+    big = SourceSpec(
+        "big", "out.sender.org", 0.01, "alice@sender.org", ("bob@example.com",), size=50_000_000
+    )
+    spec = WorldSpec(spec.mtas, spec.links, spec.zones, (big,), (), 300)
+    result = World(spec, seed=2).run(until=3600)
+    assert result.summary["bounced"] > 0
+    assert "552 5.3.4 Message size exceeds fixed limit" in set(result.messages.reply)
