@@ -137,12 +137,15 @@ def save_plot(draw: Callable[..., Axes], result: RunResult, path: Path) -> Path:
 
 
 def topology_json(result: RunResult) -> str:
-    """The text of ``topology.json``: the MTAs and the links of the run's network."""
-    topology = {
-        "hosts": [str(h) for h in result.hosts],
-        "links": [[str(a), str(b)] for a, b in result.links],
-    }
-    return json.dumps(topology, indent=2, ensure_ascii=False) + "\n"
+    """The text of ``topology.json``: the MTAs on one line, then one link per line."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    hosts = dump([str(h) for h in result.hosts])
+    links = [dump([str(a), str(b)]) for a, b in result.links]
+    body = "[]" if not links else "[\n    " + ",\n    ".join(links) + "\n  ]"
+    return f'{{\n  "hosts": {hosts},\n  "links": {body}\n}}\n'
 
 
 def _read_topology(path: Path) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
