@@ -189,6 +189,12 @@ def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> list[P
     path.write_text(topology_json(result), encoding="utf-8")
     written.append(path)
 
+    for name, text in sorted(result.transcripts.items()):  # SMTP sessions, simulated times
+        path = out_dir / "transcripts" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+
     for name, data in sorted(result.samples.items()):  # delivered messages and DSNs
         path = out_dir / "samples" / name
         path.parent.mkdir(exist_ok=True)

@@ -77,7 +77,7 @@ def test_the_small_world_tells_the_failover_story(result: RunResult) -> None:
 def test_write_run_writes_every_file(written: list[Path]) -> None:
     assert "topology.json" in DATA_FILES and PLOT_FILES["topology"] == "topology.png"
     samples = [p for p in written if p.parent.name == "samples"]
-    names = [p.name for p in written if p.parent.name != "samples"]
+    names = [p.name for p in written if p.parent.name not in ("samples", "transcripts")]
     assert names == [*DATA_FILES, *PLOT_FILES.values()]
     for path in written:
         assert path.is_file() and path.stat().st_size > 0
@@ -89,7 +89,7 @@ def test_write_run_writes_every_file(written: list[Path]) -> None:
 
 def test_no_plots_writes_only_data(result: RunResult, tmp_path: Path) -> None:
     written = write_run(result, tmp_path, plots=False)
-    assert [p.name for p in written if p.parent.name != "samples"] == list(DATA_FILES)
+    assert [p.name for p in written if p.parent.name not in ("samples", "transcripts")] == list(DATA_FILES)
     assert not list(tmp_path.glob("*.png"))
 
 
@@ -179,3 +179,11 @@ def test_print_summary_shows_counts_latency_peaks_and_faults(result: RunResult) 
     for needle in ("lost", "p50", "p95", "p99", "queue peaks", "mx2.example.com"):
         assert needle in text
     assert "mx1.example.com down 10m00s to 40m00s" in text
+
+
+def test_transcripts_and_session_counts_are_written(result: RunResult, tmp_path: Path) -> None:
+    written = write_run(result, tmp_path, plots=False)
+    transcripts = [p for p in written if p.parent.name == "transcripts"]
+    assert transcripts and transcripts[0].read_text().startswith("=== out.sender.org -> ")
+    assert " -> MAIL FROM:<alice@sender.org>" in transcripts[0].read_text()
+    assert {"inbound_sessions", "outbound_sessions"} <= set(result.timeseries.columns)

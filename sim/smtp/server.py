@@ -321,9 +321,12 @@ class ServerDialogue:
         self.state = State.READY
         if verb == "HELO":
             return self._out(Reply(250, None, self.config.hostname))
-        return self._out(
-            Reply(250, None, "\n".join([self.config.hostname, *self.config.ehlo_lines()]))
-        )
+        return self._out(Reply(250, None, "\n".join([self.config.hostname, *self._ehlo_lines()])))
+
+    def _ehlo_lines(self) -> list[str]:
+        """RFC 3207 §4.2: once TLS is on, STARTTLS is no longer offered."""
+        lines = self.config.ehlo_lines()
+        return [line for line in lines if line != "STARTTLS"] if self.tls else lines
 
     def _cmd_ehlo(self, arg: str) -> Output:
         return self._greet("EHLO", arg)

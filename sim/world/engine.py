@@ -84,6 +84,7 @@ class RunResult:
     timeseries: pd.DataFrame
     queue_waits: pd.DataFrame
     samples: dict[str, bytes] = field(default_factory=dict)  # "msg-7.eml" -> bytes
+    transcripts: dict[str, str] = field(default_factory=dict)  # "session-7.txt" -> text
     hosts: tuple[str, ...] = ()  # MTAs, in spec order
     links: tuple[tuple[str, str], ...] = ()  # network edges (routers appear only here)
 
@@ -103,7 +104,8 @@ class World:
         self.records: list[tuple[float, str, str, int, str]] = []
         self.latencies: list[float] = []
         self.queue_waits: list[tuple[str, float, float]] = []
-        self.samples: list[tuple[float, str, int]] = []
+        self.samples: list[tuple[float, str, int, int, int]] = []
+        self.transcripts: dict[str, str] = {}
         self._next_id = 0
         self.epoch = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # simulated t = 0
         self.trace_headers = spec.trace_headers
@@ -147,6 +149,12 @@ class World:
     def clock(self, t: float) -> datetime:
         """The simulated wall-clock time of simulated second ``t`` (for headers and DSNs)."""
         return self.epoch + timedelta(seconds=t)
+
+    def keep_transcript(self, name: str, text: str, limit: int = 5) -> None:
+        """Keep the first few SMTP sessions (and the first few that failed) as text."""
+        kind = name.split("-", 1)[0]
+        if sum(1 for n in self.transcripts if n.startswith(kind)) < limit:
+            self.transcripts[name] = text
 
     def keep_sample(self, kind: str, msg_id: int, data: bytes, limit: int = 5) -> None:
         """Keep the first few delivered messages and DSNs as .eml samples."""
@@ -196,7 +204,9 @@ class World:
     def sampler(self) -> Generator[simpy.Event, Any, None]:
         while True:
             for mta in self.mtas.values():
-                self.samples.append((self.env.now, mta.name, len(mta.held)))
+                self.samples.append(
+                    (self.env.now, mta.name, len(mta.held), mta.smtpd.count, mta.slots.count)
+                )
             yield self.env.timeout(self.spec.sample_every)
 
     def run(self, until: float) -> RunResult:
@@ -205,7 +215,9 @@ class World:
         counts = self.ledger.reconcile(present)
         latencies = pd.Series(self.latencies, dtype=float)
         waits = pd.DataFrame(self.queue_waits, columns=["host", "t", "wait"])
-        timeseries = pd.DataFrame(self.samples, columns=["t", "host", "queued"])
+        timeseries = pd.DataFrame(
+            self.samples, columns=["t", "host", "queued", "inbound_sessions", "outbound_sessions"]
+        )
         summary: dict[str, Any] = {
             **counts,
             "seed": self.seed,
@@ -255,6 +267,7 @@ class World:
             timeseries,
             waits,
             dict(self.samples_eml),
+            transcripts=dict(self.transcripts),
             hosts=tuple(m.name for m in self.spec.mtas),
             links=tuple((link.a, link.b) for link in self.spec.links),
         )

@@ -316,6 +316,22 @@ class Mta:
             last = Reply(421, "4.4.2", f"lost connection with {host}")
         return Outcome.TEMPORARY, last
 
+    def record_transcript(self, msg: Message, peer: Mta, lines: list[str], rtt: float) -> None:
+        """A swaks-like transcript with simulated times, for the first sessions of a run."""
+        ok = any(line.startswith("S: 250 2.0.0 Ok: queued") for line in lines)
+        name = f"{'session' if ok else 'failed'}-{msg.msg_id}-{self.name}-{peer.name}.txt"
+        if len(self.world.transcripts) >= 10 or name in self.world.transcripts:
+            return
+        t = self.env.now
+        out = [f"=== {self.name} -> {peer.name}, message {msg.msg_id}"]
+        for line in lines:
+            if line.startswith("C: "):
+                t += rtt
+            stamp = self.world.clock(t).strftime("%H:%M:%S.%f")[:-3]
+            arrow = " -> " if line.startswith("C: ") else "<-  "
+            out.append(f"{stamp} {arrow}{line[3:]}")
+        self.world.keep_transcript(name, "\n".join(out) + "\n")
+
     def tls_verdict(self, msg: Message, peer: Mta) -> TlsVerdict:
         """What sim.policy.tls says about connecting to ``peer`` for ``msg``."""
         offered = "STARTTLS" in peer.server_config.capabilities
@@ -353,6 +369,7 @@ class Mta:
         )
         events = converse(client, server)
         commands = sum(1 for line in client.transcript if line.startswith("C: "))
+        self.record_transcript(msg, peer, client.transcript, rtt)
         service = (
             peer.rng.expovariate(1.0 / peer.spec.service_time) if peer.spec.service_time else 0.0
         )

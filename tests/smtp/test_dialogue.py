@@ -247,3 +247,14 @@ def test_same_transcript_as_policy_check(classic: RelayPolicy) -> None:
     c = client("victim@gmail.com")
     converse(c, server(classic))
     assert c.results[0].reply == checked
+
+
+def test_starttls_is_not_offered_again_after_tls(classic: RelayPolicy) -> None:
+    s = server(classic, config=ServerConfig())
+    s.connect()
+    first = s.receive("EHLO x").reply
+    assert first is not None and "STARTTLS" in first.text
+    s.receive("STARTTLS")
+    again = s.receive("EHLO x").reply
+    assert again is not None and "STARTTLS" not in again.text
+    assert s.receive("STARTTLS").reply == Reply(554, "5.5.1", "Error: TLS already active")
