@@ -89,7 +89,9 @@ def test_write_run_writes_every_file(written: list[Path]) -> None:
 
 def test_no_plots_writes_only_data(result: RunResult, tmp_path: Path) -> None:
     written = write_run(result, tmp_path, plots=False)
-    assert [p.name for p in written if p.parent.name not in ("samples", "transcripts")] == list(DATA_FILES)
+    assert [p.name for p in written if p.parent.name not in ("samples", "transcripts")] == list(
+        DATA_FILES
+    )
     assert not list(tmp_path.glob("*.png"))
 
 
