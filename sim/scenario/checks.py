@@ -94,6 +94,12 @@ def check_sections(data: Mapping[str, Any], base_dir: Path) -> Found:
     for i, fault in enumerate(_section(data, "faults", list)):
         if isinstance(fault, dict):
             found += _check_fault(("faults", i), fault, hosts, links)
+            if fault.get("dns") is not None and fault.get("host") not in mta_names:
+                found.append(
+                    (("faults", i, "host"), "a DNS fault needs an MTA (its resolver) as host")
+                )
+            if fault.get("dns") is not None and fault.get("peer") is not None:
+                found.append((("faults", i, "peer"), "a DNS fault concerns one host, not a link"))
     found += _check_zones(_section(data, "zones", dict), base_dir)
     return found
 

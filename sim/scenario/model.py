@@ -234,6 +234,9 @@ class FaultModel(_Model):
     host: str = Field(description="an MTA or a router")
     down_for: Duration = Field(gt=0, description="how long it stays down")
     peer: str | None = Field(default=None, description="take down the link host-peer instead")
+    dns: Literal["servfail", "timeout"] | None = Field(
+        default=None, description="keep the host up but fail its DNS resolver this way"
+    )
 
 
 class Scenario(_Model):
@@ -339,7 +342,7 @@ class Scenario(_Model):
                 )
                 for name, s in self.sources.items()
             ),
-            faults=tuple(FaultSpec(f.at, f.host, f.down_for, f.peer) for f in self.faults),
+            faults=tuple(FaultSpec(f.at, f.host, f.down_for, f.peer, f.dns) for f in self.faults),
             sample_every=self.sample_every,
         )
 

@@ -9,7 +9,6 @@ messages the MTAs really hold; a lost message raises
 
 from __future__ import annotations
 
-import functools
 import random
 from collections import Counter
 from collections.abc import Generator
@@ -22,6 +21,7 @@ import simpy
 from cryptography import x509
 
 from sim.policy.certs import make_ca, make_leaf, make_self_signed
+from sim.policy.mx import AnswerKind
 from sim.policy.zones import ZoneSet
 from sim.world.ledger import Ledger
 from sim.world.mta import Message, Mta, MtaSpec
@@ -55,12 +55,23 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """``host`` (or the link ``host``-``peer``) is down from ``at`` for ``down_for`` seconds."""
+    """``host`` (or the link ``host``-``peer``) is down from ``at`` for ``down_for`` seconds.
+
+    With ``dns`` set (``servfail`` or ``timeout``) the host stays up but its resolver
+    fails every lookup that its cache cannot answer.
+    """
 
     at: float
     host: str
     down_for: float
     peer: str | None = None
+    dns: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dns is not None and self.dns not in ("servfail", "timeout"):
+            raise ValueError(f"dns fault must be servfail or timeout, got {self.dns!r}")
+        if self.dns is not None and self.peer is not None:
+            raise ValueError("a DNS fault concerns one host's resolver, not a link")
 
 
 @dataclass(frozen=True)
@@ -98,8 +109,6 @@ class World:
         self.env = simpy.Environment()
         self.network = Network()
         self.zones = ZoneSet.from_texts(spec.zones)
-        # Zone data do not change during a run, so answers are memoized per query.
-        self.lookup = functools.lru_cache(maxsize=100_000)(self.zones.lookup)
         self.ledger = Ledger()
         self.records: list[tuple[float, str, str, int, str]] = []
         self.latencies: list[float] = []
@@ -127,6 +136,8 @@ class World:
                 raise ValueError(f"source {source.name}: unknown mta {source.mta!r}")
             self.env.process(self.traffic(source))
         for fault in spec.faults:
+            if fault.dns is not None and fault.host.lower() not in self.mtas:
+                raise ValueError(f"DNS fault on {fault.host!r}: not an MTA with a resolver")
             self.env.process(self.fault(fault))
         self.env.process(self.sampler())
 
@@ -190,13 +201,18 @@ class World:
     def fault(self, fault: FaultSpec) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(fault.at)
         self._set(fault, up=False)
-        self.log("fault_down", fault.host, 0, fault.peer or "")
+        self.log(
+            "fault_down", fault.host, 0, fault.peer or (f"dns {fault.dns}" if fault.dns else "")
+        )
         yield self.env.timeout(fault.down_for)
         self._set(fault, up=True)
-        self.log("fault_up", fault.host, 0, fault.peer or "")
+        self.log("fault_up", fault.host, 0, fault.peer or (f"dns {fault.dns}" if fault.dns else ""))
 
     def _set(self, fault: FaultSpec, *, up: bool) -> None:
-        if fault.peer is None:
+        if fault.dns is not None:
+            resolver = self.mtas[fault.host.lower()].resolver
+            resolver.failing = None if up else AnswerKind.from_text(fault.dns)
+        elif fault.peer is None:
             self.network.set_host(fault.host, up)
         else:
             self.network.set_link(fault.host, fault.peer, up)

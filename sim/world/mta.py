@@ -35,6 +35,7 @@ from sim.policy.trace import HopFacts, build_received
 from sim.smtp.client import ClientDialogue, TlsChoice
 from sim.smtp.pair import converse
 from sim.smtp.server import MessageReceived, ServerConfig, ServerDialogue
+from sim.world.dns import Resolver
 from sim.world.network import Unreachable
 
 TLS_INFO = TLSInfo(
@@ -148,9 +149,8 @@ class Mta:
         self.domains = {d.lower() for d in spec.domains}
         self.server_config = ServerConfig.from_policy(self.policy)
         self.queue_ids = (f"{n:010X}" for n in itertools.count(1))  # per host, like Postfix
-        # Zone data are fixed during a run, so an MX answer without equal preferences
-        # (nothing for the rng to shuffle) is the same every time.
-        self._mx_cache: dict[str, MXResult] = {}
+        self.resolver = Resolver(world.zones)
+        self._mx_cache: dict[str, tuple[MXResult, float]] = {}
         self.tls_policy = TlsPolicy(TlsLevel.from_text(spec.tls_level))
         self.chain, self.trusted = world.certificate_for(spec)
 
@@ -270,14 +270,23 @@ class Mta:
         """Hosts to try in order, or the outcome and reply when there are none."""
         if self.spec.relayhost:
             return [self.spec.relayhost], Outcome.SUCCESS, R250_OK
-        result = self._mx_cache.get(msg.domain)
-        if result is None:
+        now = self.env.now
+        cached = self._mx_cache.get(msg.domain)
+        if cached is not None and cached[1] > now:
+            result = cached[0]
+        else:
+            self.resolver.mark()
             result = resolve_mx(
-                msg.domain, self.world.lookup, rng=self.rng, local_names=(self.name,)
+                msg.domain,
+                lambda query: self.resolver.lookup(query, now),
+                rng=self.rng,
+                local_names=(self.name,),
             )
             prefs = [t.preference for t in result.targets]
-            if len(prefs) == len(set(prefs)):  # no tie to shuffle: the answer never changes
-                self._mx_cache[msg.domain] = result
+            if len(prefs) == len(set(prefs)) and self.resolver.valid_until > now:
+                # Nothing for the rng to shuffle: the same answers give the same result
+                # until the first of them leaves the resolver's cache.
+                self._mx_cache[msg.domain] = (result, self.resolver.valid_until)
         if result.action is Action.DELIVER:
             return [t.host for t in result.targets], Outcome.SUCCESS, R250_OK
         outcome = Outcome.PERMANENT if result.action is Action.BOUNCE else Outcome.TEMPORARY

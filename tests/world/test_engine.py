@@ -10,6 +10,7 @@ from email import message_from_bytes
 import pytest
 from flufl.bounce import all_failures
 
+from sim.policy.mx import AnswerKind
 from sim.policy.retry_schedules import PostfixSchedule
 from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, World, WorldSpec
 from sim.world.ledger import ConservationError, Ledger
@@ -230,3 +231,37 @@ def test_an_announced_size_over_the_receivers_limit_bounces() -> None:
     result = World(spec, seed=2).run(until=3600)
     assert result.summary["bounced"] > 0
     assert "552 5.3.4 Message size exceeds fixed limit" in set(result.messages.reply)
+
+
+def test_a_resolver_fault_defers_and_never_bounces() -> None:
+    spec = failover_world(outage=1.0)
+    dns_fault = FaultSpec(600, "out.sender.org", 1800, dns="servfail")
+    spec = WorldSpec(spec.mtas, spec.links, spec.zones, spec.sources, (dns_fault,), 300)
+    result = World(spec, seed=3).run(until=4 * 3600)
+    s = result.summary
+    assert s["bounced"] == 0 and s["expired"] == 0 and s["lost"] == 0
+    deferred = result.events[result.events.kind == "deferred"]
+    # Cached answers keep mail flowing for one TTL (300 s), then lookups fail: 4.4.3.
+    assert (deferred.t > 600 + 300).any() and (deferred.t < 600 + 1800 + 300).all()
+    assert deferred.detail.str.contains("4.4.3").all()
+    assert s["delivered"] + s["queued_at_end"] == s["accepted"]
+
+
+def test_resolvers_cache_answers_for_their_ttl() -> None:
+    import dns.name
+    import dns.rdatatype
+
+    from sim.policy.mx import Query
+    from sim.policy.zones import ZoneSet
+    from sim.world.dns import Resolver
+
+    resolver = Resolver(ZoneSet.from_texts([("example.com.zone", ZONE)]))
+    q = Query(dns.name.from_text("example.com."), dns.rdatatype.MX)
+    first = resolver.lookup(q, 0.0)
+    resolver.failing = AnswerKind.SERVFAIL
+    assert resolver.lookup(q, 299.0) is first  # still cached
+    assert resolver.lookup(q, 301.0).kind is AnswerKind.SERVFAIL  # expired, and failing
+    nx = Query(dns.name.from_text("nope.example.com."), dns.rdatatype.MX)
+    resolver.failing = None
+    assert resolver.lookup(nx, 400.0).kind is AnswerKind.NXDOMAIN
+    assert resolver.hits == 1
