@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from sim.policy.addresses import PathKind, parse_path_command
+from sim.policy.addresses import PathCommand, PathKind, parse_path_command
 from sim.policy.relay import ClientFacts, Decision, DomainStatus, RelayPolicy
 from sim.policy.replies import (
     R221_BYE,
@@ -334,17 +334,15 @@ class ServerDialogue:
     def _cmd_helo(self, arg: str) -> Output:
         return self._greet("HELO", arg)
 
-    def _cmd_mail(self, arg: str) -> Output:
-        if self._flag("smtpd_helo_required") and self.helo is None:
-            return self._out(R503_NEED_HELO)
-        if self.state in (State.MAIL, State.RCPT):
-            return self._out(R503_NESTED_MAIL)
+    def _parse_path(self, kind: PathKind, arg: str) -> PathCommand | Reply:
+        """MAIL/RCPT argument parsing with this server's main.cf knobs (Postfix order)."""
         policy = self.policy
-        parsed = parse_path_command(
-            PathKind.SENDER,
+        return parse_path_command(
+            kind,
             arg,
             strict_rfc821=self._flag("strict_rfc821_envelopes"),
             size_limit=self.config.message_size_limit,
+            smtputf8=self.smtputf8 and kind is PathKind.RECIPIENT,
             smtputf8_enable=self._flag("smtputf8_enable", True),
             allow_min_user=self._flag("allow_min_user"),
             address_ok=(
@@ -353,6 +351,14 @@ class ServerDialogue:
                 else None
             ),
         )
+
+    def _cmd_mail(self, arg: str) -> Output:
+        if self._flag("smtpd_helo_required") and self.helo is None:
+            return self._out(R503_NEED_HELO)
+        if self.state in (State.MAIL, State.RCPT):
+            return self._out(R503_NESTED_MAIL)
+        policy = self.policy
+        parsed = self._parse_path(PathKind.SENDER, arg)
         if isinstance(parsed, Reply):
             return self._out(parsed)
         sender = "" if parsed.mailbox is None else parsed.mailbox.text
@@ -369,19 +375,7 @@ class ServerDialogue:
         if self.sender is None:
             return self._out(R503_NEED_MAIL)
         policy = self.policy
-        parsed = parse_path_command(
-            PathKind.RECIPIENT,
-            arg,
-            strict_rfc821=self._flag("strict_rfc821_envelopes"),
-            smtputf8=self.smtputf8,
-            smtputf8_enable=self._flag("smtputf8_enable", True),
-            allow_min_user=self._flag("allow_min_user"),
-            address_ok=(
-                (lambda text, utf8: not policy.address_error(text, smtputf8=utf8))
-                if policy is not None
-                else None
-            ),
-        )
+        parsed = self._parse_path(PathKind.RECIPIENT, arg)
         if isinstance(parsed, Reply):
             return self._out(parsed)
         assert parsed.mailbox is not None  # the parser refuses an empty RCPT path

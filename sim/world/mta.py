@@ -200,8 +200,7 @@ class Mta:
 
     def warn_delayed(self, msg: Message, reply: Reply, decision: WarnDelayed) -> None:
         """A "delayed" DSN (RFC 3464 Action: delayed) to the sender; the message stays."""
-        world, now = self.world, self.env.now
-        world.log("delay_warning", self.name, msg.msg_id)
+        self.world.log("delay_warning", self.name, msg.msg_id)
         lifetime = self.spec.retry.lifetime(null_sender=not msg.sender)
         result = RecipientResult(
             msg.recipient,
@@ -209,25 +208,9 @@ class Mta:
             reply=reply if reply.code >= 400 else None,
             diagnostic=None if reply.code >= 400 else reply.line(),
             status=reply.enhanced if reply.enhanced and reply.code < 500 else "4.0.0",
-            will_retry_until=world.clock(msg.injected_at + lifetime),
+            will_retry_until=self.world.clock(msg.injected_at + lifetime),
         )
-        if not msg.sender:
-            return  # never a notice to the null sender
-        notice = build_dsn(
-            DsnKind.DELAY,
-            msg.original(),
-            DsnEnvelope(msg.sender, (DsnRecipient(msg.recipient),)),
-            (result,),
-            ReportContext(self.name, world.clock(msg.injected_at), world.clock(now)),
-        )
-        if isinstance(notice, NoDsn):
-            return
-        data = notice.as_bytes()
-        warning = world.new_message("", msg.sender, len(data), is_dsn=True)
-        warning.data = data
-        world.log("dsn", self.name, warning.msg_id, f"delay notice for message {msg.msg_id}")
-        world.keep_sample("delay", warning.msg_id, data)
-        self.accept(warning)
+        self.send_notice(DsnKind.DELAY, msg, result)
 
     def give_up(self, msg: Message, reply: Reply, *, expired: bool, why: str = "") -> None:
         """Return the message: a real RFC 3464 DSN to its sender, unless the sender is null."""
@@ -246,23 +229,30 @@ class Mta:
             diagnostic=None if reply.code >= 400 else text,
             status=reply.enhanced if reply.enhanced and reply.code >= 400 else "5.0.0",
         )
+        notice = self.send_notice(DsnKind.FAILURE, msg, result)
+        if notice is not None:
+            world.ledger.dsn_suppressed += 1  # never bounce a bounce (RFC 5321 §6.1)
+            world.log("dsn_suppressed", self.name, msg.msg_id, notice.reason.value)
+
+    def send_notice(self, kind: DsnKind, msg: Message, result: RecipientResult) -> NoDsn | None:
+        """Build the ``kind`` DSN with sim.policy.dsn and inject it here; NoDsn says why not."""
+        world, now = self.world, self.env.now
         notice = build_dsn(
-            DsnKind.FAILURE,
+            kind,
             msg.original(),
             DsnEnvelope(msg.sender, (DsnRecipient(msg.recipient),)),
             (result,),
             ReportContext(self.name, world.clock(msg.injected_at), world.clock(now)),
         )
         if isinstance(notice, NoDsn):
-            world.ledger.dsn_suppressed += 1  # never bounce a bounce (RFC 5321 §6.1)
-            world.log("dsn_suppressed", self.name, msg.msg_id, notice.reason.value)
-            return
+            return notice
         data = notice.as_bytes()
         dsn = world.new_message("", msg.sender, len(data), is_dsn=True)
         dsn.data = data
-        world.log("dsn", self.name, dsn.msg_id, f"for message {msg.msg_id}")
-        world.keep_sample("dsn", dsn.msg_id, data)
+        world.log("dsn", self.name, dsn.msg_id, f"{kind.value} notice for message {msg.msg_id}")
+        world.keep_sample("dsn" if kind is DsnKind.FAILURE else "delay", dsn.msg_id, data)
         self.accept(dsn)
+        return None
 
     # -- one delivery attempt --------------------------------------------------------
 
