@@ -265,3 +265,48 @@ def test_resolvers_cache_answers_for_their_ttl() -> None:
     resolver.failing = None
     assert resolver.lookup(nx, 400.0).kind is AnswerKind.NXDOMAIN
     assert resolver.hits == 1
+
+
+def test_two_messages_through_a_short_outage_record_by_record() -> None:
+    """The exact event log of a tiny failover: primary down, backup queues, Postfix
+    back-off puts both retries on the same queue-scan grid point (750 s)."""
+    base = failover_world()
+    source = SourceSpec(
+        "u", "out.sender.org", 0.01, "alice@sender.org", ("bob@example.com",), count=2
+    )
+    spec = WorldSpec(
+        base.mtas,
+        base.links,
+        base.zones,
+        (source,),
+        (FaultSpec(0.0, "mx1.example.com", 400.0),),
+        300,
+    )
+    events = World(spec, seed=7).run(until=3600).events
+    got = [
+        (round(t, 3), kind, host, msg) for t, kind, host, msg, _ in events.itertuples(index=False)
+    ]
+    assert got == [
+        (0.0, "fault_down", "mx1.example.com", 0),
+        (244.382, "injected", "", 1),
+        (244.382, "accepted", "out.sender.org", 1),
+        (244.382, "connect_failed", "out.sender.org", 1),
+        (249.922, "relayed", "out.sender.org", 1),
+        (249.922, "accepted", "mx2.example.com", 1),
+        (249.922, "connect_failed", "mx2.example.com", 1),
+        (254.922, "deferred", "mx2.example.com", 1),
+        (262.591, "injected", "", 2),
+        (262.591, "accepted", "out.sender.org", 2),
+        (262.591, "connect_failed", "out.sender.org", 2),
+        (268.131, "relayed", "out.sender.org", 2),
+        (268.131, "accepted", "mx2.example.com", 2),
+        (268.131, "connect_failed", "mx2.example.com", 2),
+        (273.131, "deferred", "mx2.example.com", 2),
+        (400.0, "fault_up", "mx1.example.com", 0),
+        (750.36, "relayed", "mx2.example.com", 1),
+        (750.36, "accepted", "mx1.example.com", 1),
+        (750.36, "delivered", "mx1.example.com", 1),
+        (750.36, "relayed", "mx2.example.com", 2),
+        (750.36, "accepted", "mx1.example.com", 2),
+        (750.36, "delivered", "mx1.example.com", 2),
+    ]
