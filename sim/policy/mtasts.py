@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 from sim.errors import InputError
 from sim.policy.tlsrpt import TlsRptResult
+from sim.policy.vocab import enum_from_text
 
 __all__ = [
     "DEFAULT_FETCH_RETRY",
@@ -78,11 +79,7 @@ class Mode(Enum):
 
     @classmethod
     def from_text(cls, text: str) -> Mode:
-        for member in cls:
-            if member.value == text.strip().lower():
-                return member
-        expected = ", ".join(m.value for m in cls)
-        raise ValueError(f"unknown MTA-STS mode {text!r} (expected one of: {expected})")
+        return enum_from_text(cls, text, "MTA-STS mode")
 
 
 # -- MX patterns (§3.2 sts-policy-mx-value, §4.1) -----------------------------------------

@@ -53,6 +53,7 @@ import dns.rrset
 
 from sim.policy.addresses import valid_hostname
 from sim.policy.replies import Reply
+from sim.policy.vocab import enum_from_text
 
 __all__ = [
     "MAX_CNAME_CHAIN",
@@ -171,11 +172,7 @@ class AnswerKind(Enum):
 
     @classmethod
     def from_text(cls, text: str) -> AnswerKind:
-        for member in cls:
-            if member.value == text.strip().lower():
-                return member
-        expected = ", ".join(m.value for m in cls)
-        raise ValueError(f"unknown DNS answer kind {text!r} (expected one of: {expected})")
+        return enum_from_text(cls, text, "DNS answer kind")
 
 
 @dataclass(frozen=True, slots=True)

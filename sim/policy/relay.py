@@ -26,6 +26,7 @@ from sim.policy.matchlists import DomainList, HostList, normalize_ip
 from sim.policy.replies import Reply
 from sim.policy.resolve import Resolution, Resolver
 from sim.policy.tables import Table, TableCache
+from sim.policy.vocab import enum_from_text
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -175,11 +176,7 @@ class DomainStatus(Enum):
 
     @classmethod
     def from_text(cls, text: str) -> DomainStatus:
-        for member in cls:
-            if member.value == text.strip().lower():
-                return member
-        expected = ", ".join(m.value for m in cls)
-        raise ValueError(f"unknown DNS status {text!r} (expected one of: {expected})")
+        return enum_from_text(cls, text, "DNS status")
 
 
 @dataclass(frozen=True, slots=True)

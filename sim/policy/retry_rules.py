@@ -23,6 +23,7 @@ from enum import Enum
 from typing import TypeVar
 
 from sim.errors import InputError
+from sim.policy.vocab import enum_from_text
 
 __all__ = [
     "EXIM_DEFAULT_RULE",
@@ -38,15 +39,6 @@ __all__ = [
 ]
 
 _E = TypeVar("_E", bound=Enum)
-
-
-def enum_from_text(cls: type[_E], text: str, what: str) -> _E:
-    """The member of a closed vocabulary whose value is ``text`` (any case)."""
-    for member in cls:
-        if member.value == text.strip().lower():
-            return member
-    expected = ", ".join(str(m.value) for m in cls)
-    raise ValueError(f"unknown {what} {text!r} (expected one of: {expected})")
 
 
 UNIT_SECONDS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

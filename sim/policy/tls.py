@@ -48,6 +48,7 @@ from sim.policy.certs import cert_names, fingerprint, is_expired, name_matches
 from sim.policy.dane import DaneOutcome, DaneState, DnssecStatus, TlsaAnswer, verify
 from sim.policy.mtasts import Mode, StsPolicy
 from sim.policy.tlsrpt import TlsRptResult
+from sim.policy.vocab import enum_from_text
 
 __all__ = [
     "Auth",
@@ -68,12 +69,7 @@ _E = TypeVar("_E", bound=Enum)
 
 
 def _member(cls: type[_E], text: str, what: str) -> _E:
-    wanted = text.strip().lower()
-    for member in cls:
-        if member.value == wanted:
-            return member
-    expected = ", ".join(str(m.value) for m in cls)
-    raise ValueError(f"unknown {what} {text!r} (expected one of: {expected})")
+    return enum_from_text(cls, text, what)
 
 
 class Level(Enum):

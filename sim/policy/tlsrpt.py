@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sim.errors import InputError
+from sim.policy.vocab import enum_from_text
 
 __all__ = [
     "PolicyType",
@@ -58,11 +59,7 @@ class TlsRptResult(Enum):
 
     @classmethod
     def from_text(cls, text: str) -> TlsRptResult:
-        for member in cls:
-            if member.value == text.strip().lower():
-                return member
-        expected = ", ".join(m.value for m in cls)
-        raise ValueError(f"unknown TLS-RPT result type {text!r} (expected one of: {expected})")
+        return enum_from_text(cls, text, "TLS-RPT result type")
 
 
 class PolicyType(Enum):
@@ -74,11 +71,7 @@ class PolicyType(Enum):
 
     @classmethod
     def from_text(cls, text: str) -> PolicyType:
-        for member in cls:
-            if member.value == text.strip().lower():
-                return member
-        expected = ", ".join(m.value for m in cls)
-        raise ValueError(f"unknown TLS-RPT policy type {text!r} (expected one of: {expected})")
+        return enum_from_text(cls, text, "TLS-RPT policy type")
 
 
 # -- the _smtp._tls TXT record (§3) ---------------------------------------------------
