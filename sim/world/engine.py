@@ -161,10 +161,16 @@ class World:
         """The simulated wall-clock time of simulated second ``t`` (for headers and DSNs)."""
         return self.epoch + timedelta(seconds=t)
 
-    def keep_transcript(self, name: str, text: str, limit: int = 5) -> None:
-        """Keep the first few SMTP sessions (and the first few that failed) as text."""
+    def wants_transcript(self, name: str, limit: int = 5) -> bool:
+        """Whether a session transcript of this kind (``session-``, ``failed-``) is kept."""
         kind = name.split("-", 1)[0]
-        if sum(1 for n in self.transcripts if n.startswith(kind)) < limit:
+        if name in self.transcripts:
+            return False
+        return sum(1 for n in self.transcripts if n.startswith(kind)) < limit
+
+    def keep_transcript(self, name: str, text: str) -> None:
+        """Keep the first few SMTP sessions (and the first few that failed) as text."""
+        if self.wants_transcript(name):
             self.transcripts[name] = text
 
     def keep_sample(self, kind: str, msg_id: int, data: bytes, limit: int = 5) -> None:
