@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Protocol, runtime_checkable
 
@@ -59,23 +60,32 @@ def _run_one(source: SpecSource, seed: int, until: float) -> dict[str, Any]:
 
 
 def replicate(
-    source: SpecSource,
+    source: SpecSource | str | Path,
     seeds: Iterable[int],
     *,
     until: float | None = None,
     processes: int = 1,
+    set: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
     """Run ``source`` once per seed for ``until`` simulated seconds; one row per seed.
 
-    ``until`` defaults to the source's ``duration`` when it is a scenario.  With
-    ``processes > 1`` the source must be picklable (a spec, a scenario, or a
-    module-level function).  The ``seed`` column comes first; the rows are in the
-    order of ``seeds``.
+    ``source`` may be a scenario file path; ``set`` then overrides its fields as
+    ``relaysim run --set`` does (``{"mtas.sender.delivery_slots": 5}``).  ``until``
+    defaults to the scenario's ``duration``.  With ``processes > 1`` the source must be
+    picklable (a spec, a scenario, or a module-level function).  The ``seed`` column
+    comes first; the rows are in the order of ``seeds``.
     """
+    if isinstance(source, str | Path):
+        from sim.scenario import load_scenario
+
+        overrides = [f"{key}={value}" for key, value in (set or {}).items()]
+        source = load_scenario(source, overrides=overrides)
+    elif set:
+        raise ValueError("replicate: set= needs a scenario file path as the source")
     seed_list = [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("replicate: seeds is empty")
-    if len(set(seed_list)) != len(seed_list):
+    if len(dict.fromkeys(seed_list)) != len(seed_list):
         raise ValueError("replicate: seeds repeat; replications must be independent")
     if until is None:
         duration = getattr(source, "duration", None)

@@ -81,3 +81,14 @@ def test_t_quantiles() -> None:
     assert t_quantile(0.95, 1000) == pytest.approx(1.962, abs=1e-3)
     with pytest.raises(ValueError, match="between 0 and 1"):
         t_quantile(1.5, 3)
+
+
+def test_replicate_a_scenario_file_with_overrides() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "capacity-mmc.yaml"
+    frame = replicate(path, [1, 2], until=200, set={"mtas.sender.delivery_slots": 8})
+    assert list(frame.seed) == [1, 2]
+    assert (frame["lost"] == 0).all()
+    # With 8 slots for an offered load of 3.5 Erlang, nobody waits long.
+    assert (frame["queue_wait_mean_s"] < 0.2).all()
