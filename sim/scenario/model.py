@@ -149,6 +149,9 @@ class MtaModel(_Model):
     )
     smtpd_slots: int = Field(default=100, ge=1, description="concurrent inbound sessions")
     delivery_slots: int = Field(default=20, ge=1, description="concurrent outbound deliveries")
+    destination_concurrency: int = Field(
+        default=20, ge=1, description="concurrent deliveries to one destination domain"
+    )
     service_time: Duration = Field(
         default=0.0, description="mean processing time per received message (exponential)"
     )
@@ -311,6 +314,7 @@ class Scenario(_Model):
             main_cf=main_cf,
             smtpd_slots=mta.smtpd_slots,
             delivery_slots=mta.delivery_slots,
+            destination_concurrency=mta.destination_concurrency,
             service_time=mta.service_time,
             retry=mta.retry.build(),
             relayhost=mta.relayhost,

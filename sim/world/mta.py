@@ -68,6 +68,7 @@ class MtaSpec:
     main_cf: str | None = None
     smtpd_slots: int = 100
     delivery_slots: int = 20
+    destination_concurrency: int = 20  # Postfix default_destination_concurrency_limit
     service_time: float = 0.0
     retry: Schedule = field(default_factory=PostfixSchedule)
     relayhost: str | None = None
@@ -150,6 +151,7 @@ class Mta:
         self.server_config = ServerConfig.from_policy(self.policy)
         self.queue_ids = (f"{n:010X}" for n in itertools.count(1))  # per host, like Postfix
         self.resolver = Resolver(world.zones)
+        self._destinations: dict[str, simpy.Resource] = {}
         self._mx_cache: dict[str, tuple[MXResult, float]] = {}
         self.tls_policy = TlsPolicy(TlsLevel.from_text(spec.tls_level))
         self.chain, self.trusted = world.certificate_for(spec)
@@ -178,10 +180,14 @@ class Mta:
         history = History(self.env.now, null_sender=not msg.sender)
         while True:
             enqueued = self.env.now
-            with self.slots.request() as slot:
-                yield slot
-                self.world.queue_waits.append((self.name, enqueued, self.env.now - enqueued))
-                outcome, reply = yield from self.attempt(msg)
+            destination = self.destination_slots(msg.domain)
+            with destination.request() as per_domain:
+                yield per_domain  # ask for a global slot only once the destination has room
+                with self.slots.request() as slot:
+                    yield slot
+                    waited = self.env.now - enqueued
+                    self.world.queue_waits.append((self.name, enqueued, waited))
+                    outcome, reply = yield from self.attempt(msg)
             if outcome is Outcome.SUCCESS:
                 self.held.discard(msg.msg_id)
                 return
@@ -253,6 +259,14 @@ class Mta:
         world.keep_sample("dsn" if kind is DsnKind.FAILURE else "delay", dsn.msg_id, data)
         self.accept(dsn)
         return None
+
+    def destination_slots(self, domain: str) -> simpy.Resource:
+        """Postfix ``default_destination_concurrency_limit``: sessions per destination."""
+        slots = self._destinations.get(domain)
+        if slots is None:
+            slots = simpy.Resource(self.env, capacity=self.spec.destination_concurrency)
+            self._destinations[domain] = slots
+        return slots
 
     # -- one delivery attempt --------------------------------------------------------
 

@@ -310,3 +310,26 @@ def test_two_messages_through_a_short_outage_record_by_record() -> None:
         (750.36, "accepted", "mx1.example.com", 2),
         (750.36, "delivered", "mx1.example.com", 2),
     ]
+
+
+def test_destination_concurrency_limits_sessions_per_domain() -> None:
+    def world(limit: int) -> WorldSpec:
+        return WorldSpec(
+            mtas=(
+                MtaSpec("sender", "198.51.100.5", delivery_slots=20, destination_concurrency=limit),
+                MtaSpec("mx.example.com", "192.0.2.10", domains=("example.com",), service_time=1.0),
+            ),
+            links=(LinkSpec("sender", "mx.example.com", Latency(0.0)),),
+            zones=(
+                (
+                    "example.com.zone",
+                    "$ORIGIN example.com.\n$TTL 300\n@ MX 10 mx\nmx A 192.0.2.10\n",
+                ),
+            ),
+            sources=(SourceSpec("p", "sender", 1.5, "a@sender.org", ("b@example.com",)),),
+            sample_every=3600,
+        )
+
+    narrow = World(world(2), seed=1).run(until=600).summary["queue_wait_mean_s"]
+    wide = World(world(20), seed=1).run(until=600).summary["queue_wait_mean_s"]
+    assert wide < 0.01 < 0.3 < narrow  # M/M/2 at rho 0.75 waits, M/M/20 hardly ever
