@@ -224,7 +224,14 @@ class SourceModel(_Model):
     rate: Rate = Field(description="mean arrival rate (Poisson)")
     sender: str = Field(description="envelope sender ('' for the null sender)")
     recipients: list[str] = Field(min_length=1, description="drawn uniformly per message")
-    size: int = Field(default=20_000, ge=0, description="message size in bytes")
+    size: int = Field(default=20_000, ge=0, description="message size in bytes (the mean)")
+    size_distribution: Literal["fixed", "exponential"] = Field(
+        default="fixed", description="every message `size` bytes, or exponential with that mean"
+    )
+    profile: Literal["constant", "diurnal"] = Field(
+        default="constant",
+        description="constant rate, or diurnal: 0.2x to 1.8x of `rate`, busiest at 14:00",
+    )
     count: int | None = Field(default=None, ge=1, description="stop after this many messages")
     start: Duration = Field(default=0.0, description="first arrival not before this time")
     stop: Duration | None = Field(default=None, description="no arrivals from this time on")
@@ -340,6 +347,8 @@ class Scenario(_Model):
                     sender=s.sender,
                     recipients=tuple(s.recipients),
                     size=s.size,
+                    size_distribution=s.size_distribution,
+                    profile=s.profile,
                     count=s.count,
                     start=s.start,
                     stop=s.stop,

@@ -9,6 +9,7 @@ messages the MTAs really hold; a lost message raises
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Generator
@@ -38,6 +39,9 @@ class LinkSpec:
     loss: float = 0.0
 
 
+DIURNAL_SWING = 0.8  # a diurnal source runs between 0.2x and 1.8x its mean rate
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """Poisson traffic submitted to ``mta``: ``rate`` messages per second."""
@@ -51,6 +55,23 @@ class SourceSpec:
     count: int | None = None
     start: float = 0.0
     stop: float | None = None
+    profile: str = "constant"  # or "diurnal": busiest at 14:00, quietest at 02:00
+    size_distribution: str = "fixed"  # or "exponential" with mean ``size``
+
+    def __post_init__(self) -> None:
+        if self.profile not in ("constant", "diurnal"):
+            raise ValueError(f"profile must be constant or diurnal, got {self.profile!r}")
+        if self.size_distribution not in ("fixed", "exponential"):
+            raise ValueError(
+                f"size_distribution must be fixed or exponential, got {self.size_distribution!r}"
+            )
+
+    def rate_at(self, t: float) -> float:
+        """Arrivals per second at simulated time t (t = 0 is 09:00, like the clock)."""
+        if self.profile == "constant":
+            return self.rate
+        hour = (9.0 + t / 3600.0) % 24.0
+        return self.rate * (1.0 + DIURNAL_SWING * math.cos(2 * math.pi * (hour - 14.0) / 24.0))
 
 
 @dataclass(frozen=True)
@@ -196,11 +217,18 @@ class World:
         sent = 0
         if source.start:
             yield self.env.timeout(source.start)
+        peak = source.rate * (1.0 + DIURNAL_SWING if source.profile == "diurnal" else 1.0)
         while source.count is None or sent < source.count:
-            yield self.env.timeout(rng.expovariate(source.rate))
+            # A non-homogeneous Poisson process by thinning (Lewis and Shedler).
+            yield self.env.timeout(rng.expovariate(peak))
             if source.stop is not None and self.env.now >= source.stop:
                 return
-            msg = self.new_message(source.sender, rng.choice(source.recipients), source.size)
+            if source.profile != "constant" and rng.random() > source.rate_at(self.env.now) / peak:
+                continue
+            size = source.size
+            if source.size_distribution == "exponential" and size > 0:
+                size = max(1, round(rng.expovariate(1.0 / size)))
+            msg = self.new_message(source.sender, rng.choice(source.recipients), size)
             mta.accept(msg)
             sent += 1
 

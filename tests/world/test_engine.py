@@ -333,3 +333,30 @@ def test_destination_concurrency_limits_sessions_per_domain() -> None:
     narrow = World(world(2), seed=1).run(until=600).summary["queue_wait_mean_s"]
     wide = World(world(20), seed=1).run(until=600).summary["queue_wait_mean_s"]
     assert wide < 0.01 < 0.3 < narrow  # M/M/2 at rho 0.75 waits, M/M/20 hardly ever
+
+
+def test_diurnal_traffic_and_exponential_sizes() -> None:
+    spec = WorldSpec(
+        mtas=(MtaSpec("mx.example.com", "192.0.2.10", domains=("example.com",)),),
+        sources=(
+            SourceSpec(
+                "day",
+                "mx.example.com",
+                0.05,
+                "a@x.org",
+                ("b@example.com",),
+                size=10_000,
+                profile="diurnal",
+                size_distribution="exponential",
+            ),
+        ),
+        sample_every=3600,
+    )
+    result = World(spec, seed=1).run(until=24 * 3600)
+    injected = result.events[result.events.kind == "injected"].t
+    afternoon = ((injected >= 4.5 * 3600) & (injected < 5.5 * 3600)).sum()  # 13:30-14:30
+    night = ((injected >= 16.5 * 3600) & (injected < 17.5 * 3600)).sum()  # 01:30-02:30
+    assert afternoon > 4 * night  # 1.8x vs 0.2x the mean rate
+    assert abs(len(injected) - 0.05 * 24 * 3600) < 0.1 * 0.05 * 24 * 3600  # mean rate kept
+    sizes = [int(line.split(b"(")[1].split(b" ")[0]) for line in result.samples.values()]
+    assert sizes and len(set(sizes)) == len(sizes)  # drawn, not fixed
