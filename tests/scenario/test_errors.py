@@ -91,7 +91,8 @@ def test_a_bad_override_value_is_reported_against_the_override() -> None:
     ]
     assert reported(good_text(), "sources.users.colour=blue") == [
         "--set sources.users.colour=blue: sources.users.colour: unknown key 'colour' "
-        "(expected one of: count, mta, profile, rate, recipients, sender, size, size_distribution, start, stop)"
+        "(expected one of: count, mta, profile, rate, recipients, sender, size, "
+        "size_distribution, start, stop)"
     ]
 
 
