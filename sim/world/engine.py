@@ -9,7 +9,6 @@ messages the MTAs really hold; a lost message raises
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from collections.abc import Generator
@@ -22,8 +21,9 @@ import simpy
 from cryptography import x509
 
 from sim.policy.certs import make_ca, make_leaf, make_self_signed
-from sim.policy.mx import AnswerKind
 from sim.policy.zones import ZoneSet
+from sim.world.clients import SourceSpec, traffic
+from sim.world.faults import FaultSpec, run_fault
 from sim.world.ledger import Ledger
 from sim.world.mta import Message, Mta, MtaSpec
 from sim.world.network import Latency, Network
@@ -37,62 +37,6 @@ class LinkSpec:
     b: str
     latency: Latency = field(default_factory=Latency)
     loss: float = 0.0
-
-
-DIURNAL_SWING = 0.8  # a diurnal source runs between 0.2x and 1.8x its mean rate
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """Poisson traffic submitted to ``mta``: ``rate`` messages per second."""
-
-    name: str
-    mta: str
-    rate: float
-    sender: str
-    recipients: tuple[str, ...]
-    size: int = 20_000
-    count: int | None = None
-    start: float = 0.0
-    stop: float | None = None
-    profile: str = "constant"  # or "diurnal": busiest at 14:00, quietest at 02:00
-    size_distribution: str = "fixed"  # or "exponential" with mean ``size``
-
-    def __post_init__(self) -> None:
-        if self.profile not in ("constant", "diurnal"):
-            raise ValueError(f"profile must be constant or diurnal, got {self.profile!r}")
-        if self.size_distribution not in ("fixed", "exponential"):
-            raise ValueError(
-                f"size_distribution must be fixed or exponential, got {self.size_distribution!r}"
-            )
-
-    def rate_at(self, t: float) -> float:
-        """Arrivals per second at simulated time t (t = 0 is 09:00, like the clock)."""
-        if self.profile == "constant":
-            return self.rate
-        hour = (9.0 + t / 3600.0) % 24.0
-        return self.rate * (1.0 + DIURNAL_SWING * math.cos(2 * math.pi * (hour - 14.0) / 24.0))
-
-
-@dataclass(frozen=True)
-class FaultSpec:
-    """``host`` (or the link ``host``-``peer``) is down from ``at`` for ``down_for`` seconds.
-
-    With ``dns`` set (``servfail`` or ``timeout``) the host stays up but its resolver
-    fails every lookup that its cache cannot answer.
-    """
-
-    at: float
-    host: str
-    down_for: float
-    peer: str | None = None
-    dns: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.dns is not None and self.dns not in ("servfail", "timeout"):
-            raise ValueError(f"dns fault must be servfail or timeout, got {self.dns!r}")
-        if self.dns is not None and self.peer is not None:
-            raise ValueError("a DNS fault concerns one host's resolver, not a link")
 
 
 @dataclass(frozen=True)
@@ -155,11 +99,11 @@ class World:
         for source in spec.sources:
             if source.mta.lower() not in self.mtas:
                 raise ValueError(f"source {source.name}: unknown mta {source.mta!r}")
-            self.env.process(self.traffic(source))
+            self.env.process(traffic(self, source))
         for fault in spec.faults:
             if fault.dns is not None and fault.host.lower() not in self.mtas:
                 raise ValueError(f"DNS fault on {fault.host!r}: not an MTA with a resolver")
-            self.env.process(self.fault(fault))
+            self.env.process(run_fault(self, fault))
         self.env.process(self.sampler())
 
     def stream(self, name: str) -> random.Random:
@@ -210,46 +154,6 @@ class World:
         self.ledger.inject(msg.msg_id, self.env.now, is_dsn=is_dsn)
         self.log("injected", "", msg.msg_id, f"{sender} -> {recipient}")
         return msg
-
-    def traffic(self, source: SourceSpec) -> Generator[simpy.Event, Any, None]:
-        rng = self.stream(f"source:{source.name}")
-        mta = self.mtas[source.mta.lower()]
-        sent = 0
-        if source.start:
-            yield self.env.timeout(source.start)
-        peak = source.rate * (1.0 + DIURNAL_SWING if source.profile == "diurnal" else 1.0)
-        while source.count is None or sent < source.count:
-            # A non-homogeneous Poisson process by thinning (Lewis and Shedler).
-            yield self.env.timeout(rng.expovariate(peak))
-            if source.stop is not None and self.env.now >= source.stop:
-                return
-            if source.profile != "constant" and rng.random() > source.rate_at(self.env.now) / peak:
-                continue
-            size = source.size
-            if source.size_distribution == "exponential" and size > 0:
-                size = max(1, round(rng.expovariate(1.0 / size)))
-            msg = self.new_message(source.sender, rng.choice(source.recipients), size)
-            mta.accept(msg)
-            sent += 1
-
-    def fault(self, fault: FaultSpec) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(fault.at)
-        self._set(fault, up=False)
-        self.log(
-            "fault_down", fault.host, 0, fault.peer or (f"dns {fault.dns}" if fault.dns else "")
-        )
-        yield self.env.timeout(fault.down_for)
-        self._set(fault, up=True)
-        self.log("fault_up", fault.host, 0, fault.peer or (f"dns {fault.dns}" if fault.dns else ""))
-
-    def _set(self, fault: FaultSpec, *, up: bool) -> None:
-        if fault.dns is not None:
-            resolver = self.mtas[fault.host.lower()].resolver
-            resolver.failing = None if up else AnswerKind.from_text(fault.dns)
-        elif fault.peer is None:
-            self.network.set_host(fault.host, up)
-        else:
-            self.network.set_link(fault.host, fault.peer, up)
 
     def sampler(self) -> Generator[simpy.Event, Any, None]:
         while True:
