@@ -26,17 +26,9 @@ from sim.world.clients import SourceSpec, traffic
 from sim.world.faults import FaultSpec, run_fault
 from sim.world.ledger import Ledger
 from sim.world.mta import Message, Mta, MtaSpec
-from sim.world.network import Latency, Network
+from sim.world.network import LinkSpec, Network
 
 __all__ = ["FaultSpec", "LinkSpec", "RunResult", "SourceSpec", "World", "WorldSpec"]
-
-
-@dataclass(frozen=True)
-class LinkSpec:
-    a: str
-    b: str
-    latency: Latency = field(default_factory=Latency)
-    loss: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import networkx as nx
 
-__all__ = ["Latency", "LatencyKind", "Network", "Unreachable"]
+__all__ = ["Latency", "LatencyKind", "LinkSpec", "Network", "Unreachable"]
 
 
 class Unreachable(Exception):
@@ -55,6 +55,16 @@ class Latency:
         if self.kind is LatencyKind.UNIFORM:
             return max(0.0, rng.uniform(self.mean - self.spread, self.mean + self.spread))
         return self.mean
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A cable between two hosts (or routers): its one-way latency and loss."""
+
+    a: str
+    b: str
+    latency: Latency = field(default_factory=Latency)
+    loss: float = 0.0
 
 
 class Network:
