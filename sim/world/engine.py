@@ -9,13 +9,16 @@ messages the MTAs really hold; a lost message raises
 
 from __future__ import annotations
 
+import math
 import random
+from array import array
 from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import simpy
 from cryptography import x509
@@ -29,6 +32,11 @@ from sim.world.mta import Message, Mta, MtaSpec
 from sim.world.network import LinkSpec, Network
 
 __all__ = ["FaultSpec", "LinkSpec", "RunResult", "SourceSpec", "World", "WorldSpec"]
+
+EVENT_MODES = ("all", "sample", "none")
+SAMPLE_EVERY = 100  # events="sample" keeps every 100th message's events and ledger row
+TRANSCRIPTS_PER_KIND = 5  # sessions kept as text: the first successful, the first failed
+SAMPLES_PER_KIND = 5  # .eml files kept per kind: delivered messages, DSNs, delay notices
 
 
 @dataclass(frozen=True)
@@ -60,18 +68,30 @@ class RunResult:
 class World:
     """One run of one spec with one seed."""
 
-    def __init__(self, spec: WorldSpec, *, seed: int = 0) -> None:
+    def __init__(
+        self, spec: WorldSpec, *, seed: int = 0, events: str = "all", memoize: bool = True
+    ) -> None:
+        if events not in EVENT_MODES:
+            raise ValueError(f"events must be one of {', '.join(EVENT_MODES)}, got {events!r}")
         self.spec = spec
         self.seed = seed
+        self.events = events
+        self.memoize = memoize  # replay identical SMTP sessions (False: play every one)
+        # Keep the events and ledger rows of every message, one in SAMPLE_EVERY, or none;
+        # run-level events (faults: message id 0) are always kept.
+        self._every = {"all": 1, "sample": SAMPLE_EVERY, "none": 0}[events]
         self.env = simpy.Environment()
         self.network = Network()
         self.zones = ZoneSet.from_texts(spec.zones)
-        self.ledger = Ledger()
+        self.ledger = Ledger(keep=self.keeps)
         self.records: list[tuple[float, str, str, int, str]] = []
-        self.latencies: list[float] = []
+        self.latencies = array("d")  # every delivery's latency: exact percentiles, 8 B each
         self.queue_waits: list[tuple[str, float, float]] = []
+        self._wait_total, self._wait_count = 0.0, 0
         self.samples: list[tuple[float, str, int, int, int]] = []
         self.transcripts: dict[str, str] = {}
+        self._transcript_kinds: Counter[str] = Counter({"session": 0, "failed": 0})
+        self._sample_kinds: Counter[str] = Counter()
         self._next_id = 0
         self.epoch = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # simulated t = 0
         self.trace_headers = spec.trace_headers
@@ -88,6 +108,9 @@ class World:
             self.network.add_link(link.a, link.b, link.latency, link.loss)
         for mta_spec in spec.mtas:
             self.mtas[mta_spec.name.lower()] = Mta(self, mta_spec)
+        clients = sum(m.delivery_slots for m in spec.mtas)  # all outbound sessions at once
+        for mta in self.mtas.values():
+            mta.inbound_limited = mta.spec.smtpd_slots < clients
         for source in spec.sources:
             if source.mta.lower() not in self.mtas:
                 raise ValueError(f"source {source.name}: unknown mta {source.mta!r}")
@@ -118,25 +141,59 @@ class World:
         """The simulated wall-clock time of simulated second ``t`` (for headers and DSNs)."""
         return self.epoch + timedelta(seconds=t)
 
-    def wants_transcript(self, name: str, limit: int = 5) -> bool:
+    def wants_transcript(self, name: str) -> bool:
         """Whether a session transcript of this kind (``session-``, ``failed-``) is kept."""
-        kind = name.split("-", 1)[0]
-        if name in self.transcripts:
-            return False
-        return sum(1 for n in self.transcripts if n.startswith(kind)) < limit
+        return name not in self.transcripts and self.wants_kind(name.split("-", 1)[0])
+
+    def wants_kind(self, kind: str) -> bool:
+        """Whether transcripts of this kind (``session``, ``failed``) are still collected."""
+        return self._transcript_kinds[kind] < TRANSCRIPTS_PER_KIND
 
     def keep_transcript(self, name: str, text: str) -> None:
         """Keep the first few SMTP sessions (and the first few that failed) as text."""
         if self.wants_transcript(name):
             self.transcripts[name] = text
+            self._transcript_kinds[name.split("-", 1)[0]] += 1
 
-    def keep_sample(self, kind: str, msg_id: int, data: bytes, limit: int = 5) -> None:
+    def wants_sample(self, kind: str) -> bool:
+        """Whether .eml samples of this kind (``msg``, ``dsn``, ``delay``) are still kept."""
+        return self._sample_kinds[kind] < SAMPLES_PER_KIND
+
+    def keep_sample(self, kind: str, msg_id: int, data: bytes) -> None:
         """Keep the first few delivered messages and DSNs as .eml samples."""
-        if sum(1 for name in self.samples_eml if name.startswith(kind)) < limit:
+        if self.wants_sample(kind):
             self.samples_eml[f"{kind}-{msg_id}.eml"] = data
+            self._sample_kinds[kind] += 1
+
+    def queue_wait(self, host: str, msg_id: int, enqueued: float, wait: float) -> None:
+        """A message waited ``wait`` seconds in ``host``'s queue for a delivery slot."""
+        self._wait_total += wait
+        self._wait_count += 1
+        if self.keeps(msg_id) or self._every == 1:
+            self.queue_waits.append((host, enqueued, wait))
+
+    def validity_window(self, chain: tuple[x509.Certificate, ...], t: float) -> tuple[float, float]:
+        """The simulated interval around ``t`` in which no certificate of ``chain``
+        starts or stops being valid."""
+        low, high = -math.inf, math.inf
+        for cert in chain:
+            for edge in (cert.not_valid_before_utc, cert.not_valid_after_utc):
+                at = (edge - self.epoch).total_seconds()
+                if at <= t:
+                    low = max(low, at)
+                else:
+                    high = min(high, at)
+        return low, high
+
+    def keeps(self, msg_id: int) -> bool:
+        """Whether this message's events and ledger row are kept (see ``events``)."""
+        every = self._every
+        return msg_id == 0 or (every != 0 and msg_id % every == 0)
 
     def log(self, kind: str, host: str, msg_id: int, detail: str = "") -> None:
-        self.records.append((self.env.now, kind, host, msg_id, detail))
+        every = self._every
+        if every == 1 or msg_id == 0 or (every and msg_id % every == 0):
+            self.records.append((self.env.now, kind, host, msg_id, detail))
 
     def new_message(
         self, sender: str, recipient: str, size: int, *, is_dsn: bool = False
@@ -151,7 +208,7 @@ class World:
         while True:
             for mta in self.mtas.values():
                 self.samples.append(
-                    (self.env.now, mta.name, len(mta.held), mta.smtpd.count, mta.slots.count)
+                    (self.env.now, mta.name, len(mta.held), mta.inbound_sessions, mta.slots.count)
                 )
             yield self.env.timeout(self.spec.sample_every)
 
@@ -159,7 +216,7 @@ class World:
         self.env.run(until=until)
         present = set().union(*(m.held for m in self.mtas.values()))
         counts = self.ledger.reconcile(present)
-        latencies = pd.Series(self.latencies, dtype=float)
+        latencies = pd.Series(np.frombuffer(self.latencies), dtype=float)
         waits = pd.DataFrame(self.queue_waits, columns=["host", "t", "wait"])
         timeseries = pd.DataFrame(
             self.samples, columns=["t", "host", "queued", "inbound_sessions", "outbound_sessions"]
@@ -170,8 +227,11 @@ class World:
             "until": until,
             "latency_p50_s": float(latencies.quantile(0.5)) if len(latencies) else None,
             "latency_p95_s": float(latencies.quantile(0.95)) if len(latencies) else None,
-            "queue_wait_mean_s": float(waits["wait"].mean()) if len(waits) else None,
+            "queue_wait_mean_s": (
+                self._wait_total / self._wait_count if self._wait_count else None
+            ),
             "tls": dict(sorted(self.tls_counts.items())),
+            "events": self.events,
             "queue_peak": {
                 host: int(group["queued"].max()) for host, group in timeseries.groupby("host")
             },

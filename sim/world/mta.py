@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from cryptography import x509
 
 from sim.policy.dsn import Action as DsnAction
 from sim.policy.dsn import DsnKind, NoDsn, RecipientResult, ReportContext, build_dsn
@@ -117,10 +118,10 @@ class Message:
     is_dsn: bool = False
     headers: list[str] = field(default_factory=list)
     data: bytes | None = None
+    domain: str = field(init=False)  # the recipient's domain, lower case
 
-    @property
-    def domain(self) -> str:
-        return self.recipient.rpartition("@")[2].lower()
+    def __post_init__(self) -> None:
+        self.domain = self.recipient.rpartition("@")[2].lower()
 
     def original(self) -> bytes:
         """The message as it would be returned in a bounce: trace headers and a short body."""
@@ -134,6 +135,33 @@ class Message:
         ).encode()
 
 
+MEMO_LIMIT = 100_000  # remembered session outcomes per sending MTA
+
+SessionKey = tuple[str, TlsChoice, str, str, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Memo:
+    """What an SMTP session decided, to replay identical sessions without the dialogue."""
+
+    commands: int  # client commands sent: each costs one round trip
+    received: bool
+    tls: bool
+    outcome: Outcome
+    reply: Reply
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """One session's result: the recipient's outcome and reply, the peer's queue id."""
+
+    commands: int
+    outcome: Outcome
+    reply: Reply
+    queue_id: str | None  # set when the peer took the message
+    tls: bool
+
+
 class Mta:
     """A running mail server in a :class:`sim.world.engine.World`."""
 
@@ -144,6 +172,8 @@ class Mta:
         self.name = spec.name
         self.policy = RelayPolicy.from_text(spec.policy_text())
         self.smtpd = simpy.Resource(self.env, capacity=spec.smtpd_slots)
+        self.inbound_limited = True  # the world clears it when smtpd_slots cannot fill up
+        self.unqueued_sessions = 0
         self.slots = simpy.Resource(self.env, capacity=spec.delivery_slots)
         self.held: set[int] = set()
         self.rng = world.stream(f"mta:{spec.name}")
@@ -155,23 +185,50 @@ class Mta:
         self._mx_cache: dict[str, tuple[MXResult, float]] = {}
         self.tls_policy = TlsPolicy(TlsLevel.from_text(spec.tls_level))
         self.chain, self.trusted = world.certificate_for(spec)
+        self._sessions: dict[SessionKey, Memo] = {}
+        self._verdicts: dict[
+            tuple[str, str], tuple[tuple[x509.Certificate, ...], TlsVerdict, float, float]
+        ] = {}
 
     # -- receiving -------------------------------------------------------------------
 
     def accept(self, msg: Message) -> None:
         """The message is ours now: deliver it locally or queue it for the next hop."""
-        world = self.world
-        world.ledger.accept(msg.msg_id, self.env.now, self.name)
+        world, now = self.world, self.env.now
+        world.ledger.accept(msg.msg_id, now, self.name)
         world.log("accepted", self.name, msg.msg_id)
         if msg.domain in self.domains:
-            world.ledger.deliver(msg.msg_id, self.env.now, self.name)
+            world.ledger.deliver(msg.msg_id, now, self.name)
             world.log("delivered", self.name, msg.msg_id)
-            world.latencies.append(self.env.now - msg.injected_at)
-            if not msg.is_dsn:
+            world.latencies.append(now - msg.injected_at)
+            if not msg.is_dsn and world.wants_sample("msg"):
                 world.keep_sample("msg", msg.msg_id, msg.original())
             return
         self.held.add(msg.msg_id)
         self.env.process(self.deliver(msg))
+
+    def serve(
+        self, session: Generator[simpy.Event, Any, tuple[Outcome, Reply] | None]
+    ) -> Generator[simpy.Event, Any, tuple[Outcome, Reply] | None]:
+        """Run an inbound session in one of our ``smtpd_slots`` (waiting for one if full).
+
+        When the slots cannot all be busy (see :attr:`inbound_limited`) the session
+        is only counted, which saves the simulator two events per session.
+        """
+        if not self.inbound_limited:
+            self.unqueued_sessions += 1
+            try:
+                return (yield from session)
+            finally:
+                self.unqueued_sessions -= 1
+        with self.smtpd.request() as slot:
+            yield slot
+            return (yield from session)
+
+    @property
+    def inbound_sessions(self) -> int:
+        """SMTP sessions this MTA is serving now."""
+        return self.smtpd.count + self.unqueued_sessions
 
     # -- the queue manager -----------------------------------------------------------
 
@@ -181,13 +238,18 @@ class Mta:
         while True:
             enqueued = self.env.now
             destination = self.destination_slots(msg.domain)
-            with destination.request() as per_domain:
+            per_domain = None if destination is None else destination.request()
+            if per_domain is not None:
                 yield per_domain  # ask for a global slot only once the destination has room
-                with self.slots.request() as slot:
-                    yield slot
-                    waited = self.env.now - enqueued
-                    self.world.queue_waits.append((self.name, enqueued, waited))
-                    outcome, reply = yield from self.attempt(msg)
+            slot = self.slots.request()
+            yield slot
+            try:
+                self.world.queue_wait(self.name, msg.msg_id, enqueued, self.env.now - enqueued)
+                outcome, reply = yield from self.attempt(msg)
+            finally:
+                self.slots.release(slot)
+                if destination is not None and per_domain is not None:
+                    destination.release(per_domain)
             if outcome is Outcome.SUCCESS:
                 self.held.discard(msg.msg_id)
                 return
@@ -260,8 +322,13 @@ class Mta:
         self.accept(dsn)
         return None
 
-    def destination_slots(self, domain: str) -> simpy.Resource:
-        """Postfix ``default_destination_concurrency_limit``: sessions per destination."""
+    def destination_slots(self, domain: str) -> simpy.Resource | None:
+        """Postfix ``default_destination_concurrency_limit``: sessions per destination.
+
+        None when the limit cannot bind (it is at least the MTA's delivery slots).
+        """
+        if self.spec.destination_concurrency >= self.spec.delivery_slots:
+            return None
         slots = self._destinations.get(domain)
         if slots is None:
             slots = simpy.Resource(self.env, capacity=self.spec.destination_concurrency)
@@ -321,9 +388,7 @@ class Mta:
                 world.log("tls_defer", self.name, msg.msg_id, f"{peer.name}: {verdict.reason}")
                 last = Reply(451, verdict.status or "4.7.5", verdict.reason)
                 continue
-            with peer.smtpd.request() as session:
-                yield session
-                result = yield from self.session(msg, peer, 2 * one_way, verdict)
+            result = yield from peer.serve(self.session(msg, peer, 2 * one_way, verdict))
             if result is not None:
                 return result
             last = Reply(421, "4.4.2", f"lost connection with {host}")
@@ -346,7 +411,25 @@ class Mta:
         self.world.keep_transcript(name, "\n".join(out) + "\n")
 
     def tls_verdict(self, msg: Message, peer: Mta) -> TlsVerdict:
-        """What sim.policy.tls says about connecting to ``peer`` for ``msg``."""
+        """What sim.policy.tls says about connecting to ``peer`` for ``msg``.
+
+        The verdict depends on the clock only through the certificates' validity
+        windows, so it is remembered per (peer, domain) for the same chain object
+        until the clock crosses a window boundary.
+        """
+        now = self.env.now
+        memo = self._verdicts.get((peer.name, msg.domain))
+        if memo is not None and memo[0] is peer.chain and memo[2] <= now < memo[3]:
+            verdict = memo[1]
+        else:
+            verdict = self.decide_tls(msg, peer)
+            low, high = self.world.validity_window(peer.chain, now)
+            self._verdicts[(peer.name, msg.domain)] = (peer.chain, verdict, low, high)
+        self.world.tls_counts[verdict_label(verdict)] += 1
+        return verdict
+
+    def decide_tls(self, msg: Message, peer: Mta) -> TlsVerdict:
+        """sim.policy.tls.decide on the facts of a connection to ``peer`` now."""
         offered = "STARTTLS" in peer.server_config.capabilities
         facts = ConnectionFacts(
             nexthop=msg.domain,
@@ -357,15 +440,61 @@ class Mta:
             chain=peer.chain,
             trusted=peer.trusted,
         )
-        verdict = decide(self.tls_policy, facts)
-        self.world.tls_counts[verdict_label(verdict)] += 1
-        return verdict
+        return decide(self.tls_policy, facts)
 
     def session(
         self, msg: Message, peer: Mta, rtt: float, verdict: TlsVerdict
     ) -> Generator[simpy.Event, Any, tuple[Outcome, Reply] | None]:
         """One SMTP session with ``peer``; None when the peer went down meanwhile."""
         choice = TlsChoice.STARTTLS if verdict.outcome is TlsOutcome.TLS else TlsChoice.PLAINTEXT
+        decided = self.dialogue(msg, peer, choice, rtt)
+        service = (
+            peer.rng.expovariate(1.0 / peer.spec.service_time) if peer.spec.service_time else 0.0
+        )
+        yield self.env.timeout(rtt * decided.commands + service)
+        try:
+            self.world.network.check(self.name, peer.name)
+            intact = self.world.network.delivers(self.name, peer.name, self.rng)
+        except Unreachable:
+            intact = False
+        if not intact:
+            return None  # a fault or packet loss cut the session: nothing was handed over
+        if decided.queue_id is None:
+            return decided.outcome, decided.reply
+        self.world.log("relayed", self.name, msg.msg_id, f"to {peer.name}")
+        if self.world.trace_headers:
+            hop = HopFacts(
+                client_ip=self.spec.address,
+                by=peer.name,
+                queue_id=decided.queue_id,
+                helo=self.name,
+                client_name=self.name,
+                protocol=Protocol.ESMTPS if decided.tls else Protocol.ESMTP,
+                recipients=(msg.recipient,),
+                tls=TLS_INFO if decided.tls else None,
+            )
+            msg.headers.insert(0, build_received(hop, self.world.clock(self.env.now)))
+        peer.accept(msg)
+        return Outcome.SUCCESS, decided.reply
+
+    def dialogue(self, msg: Message, peer: Mta, choice: TlsChoice, rtt: float) -> Decided:
+        """The session's SMTP dialogue, played through sim.smtp or replayed from the memo.
+
+        The dialogue is a pure function of the two hosts' configurations, the envelope,
+        whether the SIZE is over the peer's limit and the TLS choice; so the first
+        session of each kind is played for real and identical ones reuse its outcome,
+        drawing a fresh queue id from the peer as the real server would.  Sessions kept
+        as transcripts are always played.
+        """
+        limit = peer.server_config.message_size_limit
+        key = (peer.name, choice, msg.sender, msg.recipient, bool(limit) and msg.size > limit)
+        memo = self._sessions.get(key) if self.world.memoize else None
+        if memo is not None and not self.world.wants_kind("session" if memo.received else "failed"):
+            if not memo.received:
+                return Decided(memo.commands, memo.outcome, memo.reply, None, memo.tls)
+            queue_id = next(peer.queue_ids)
+            reply = Reply(250, "2.0.0", f"Ok: queued as {queue_id}")
+            return Decided(memo.commands, Outcome.SUCCESS, reply, queue_id, memo.tls)
         client = ClientDialogue(
             msg.sender,
             [msg.recipient],
@@ -383,33 +512,17 @@ class Mta:
         events = converse(client, server)
         commands = sum(1 for line in client.transcript if line.startswith("C: "))
         self.record_transcript(msg, peer, client.transcript, rtt)
-        service = (
-            peer.rng.expovariate(1.0 / peer.spec.service_time) if peer.spec.service_time else 0.0
-        )
-        yield self.env.timeout(rtt * commands + service)
-        try:
-            self.world.network.check(self.name, peer.name)
-            intact = self.world.network.delivers(self.name, peer.name, self.rng)
-        except Unreachable:
-            intact = False
-        if not intact:
-            return None  # a fault or packet loss cut the session: nothing was handed over
         result = client.results[0]
         received = [e for e in events if isinstance(e, MessageReceived)]
         if received:
-            self.world.log("relayed", self.name, msg.msg_id, f"to {peer.name}")
-            if self.world.trace_headers:
-                hop = HopFacts(
-                    client_ip=self.spec.address,
-                    by=peer.name,
-                    queue_id=received[0].queue_id,
-                    helo=self.name,
-                    client_name=self.name,
-                    protocol=Protocol.ESMTPS if received[0].tls else Protocol.ESMTP,
-                    recipients=(msg.recipient,),
-                    tls=TLS_INFO if received[0].tls else None,
-                )
-                msg.headers.insert(0, build_received(hop, self.world.clock(self.env.now)))
-            peer.accept(msg)
-            return Outcome.SUCCESS, result.reply
-        return result.outcome, result.reply
+            got = received[0]
+            if result.reply == Reply(250, "2.0.0", f"Ok: queued as {got.queue_id}"):
+                self.remember(key, Memo(commands, True, got.tls, Outcome.SUCCESS, result.reply))
+            return Decided(commands, Outcome.SUCCESS, result.reply, got.queue_id, got.tls)
+        self.remember(key, Memo(commands, False, False, result.outcome, result.reply))
+        return Decided(commands, result.outcome, result.reply, None, False)
+
+    def remember(self, key: SessionKey, memo: Memo) -> None:
+        if len(self._sessions) >= MEMO_LIMIT:
+            self._sessions.clear()  # bounded memory for runs with very many envelopes
+        self._sessions[key] = memo
