@@ -70,6 +70,7 @@ PLOT_FILES = {
     "latency": "latency-cdf.png",
     "outcomes": "outcomes.png",
     "retry-timeline": "retry-timeline.png",
+    "tls": "tls-outcomes.png",
     "topology": "topology.png",
 }
 

@@ -14,6 +14,7 @@ from sim.plots.world import (
     plot_outcomes,
     plot_queue_depth,
     plot_retry_timeline,
+    plot_tls_outcomes,
 )
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "plot_outcomes",
     "plot_queue_depth",
     "plot_retry_timeline",
+    "plot_tls_outcomes",
     "plot_topology",
 ]

@@ -1,4 +1,4 @@
-"""Plots of a world run: queue depth, delivery latency, outcomes, retry timeline.
+"""Plots of a world run: queue depth, delivery latency, outcomes, retry timeline, TLS mix.
 
 :data:`PLOTS` also registers the topology plot of :mod:`sim.plots.topology`.
 
@@ -33,6 +33,7 @@ __all__ = [
     "plot_outcomes",
     "plot_queue_depth",
     "plot_retry_timeline",
+    "plot_tls_outcomes",
 ]
 
 _FAULT = "#cc3311"
@@ -277,11 +278,146 @@ def plot_retry_timeline(result: RunResult, *, ax: Axes | None = None, messages: 
     return ax
 
 
+# summary["tls"] label -> (what it means to a student, class), safest first
+_TLS_LABELS = (
+    ("tls-dane", "verified by DANE (TLSA in DNSSEC)", "auth"),
+    ("tls-mta-sts", "verified under an MTA-STS policy", "auth"),
+    ("tls-verified", "certificate verified (CA and name)", "auth"),
+    ("tls-pkix", "certificate verified (CA and name)", "auth"),
+    ("tls-fingerprint", "certificate pinned by fingerprint", "auth"),
+    ("tls-unauthenticated", "encrypted, server not authenticated", "enc"),
+    ("tls-anonymous", "encrypted, server not authenticated", "enc"),
+    ("plaintext", "plaintext: readable on the wire", "plain"),
+    ("defer", "deferred by TLS policy: not sent", "defer"),
+)
+# class -> (row text when it has no decision, colour, name in the title)
+_TLS_CLASSES = {
+    "auth": ("encrypted and server authenticated", "#1b7837", "authenticated"),
+    "enc": ("encrypted, server not authenticated", "#e69f00", "encrypted only"),
+    "plain": ("plaintext (exposed)", "#cc3311", "plaintext"),
+    "defer": ("deferred by TLS policy", "#999999", "deferred"),
+    "other": ("other", "#4477aa", "other"),
+}
+# one green per authenticated label of _TLS_LABELS, darkest for the first
+_TLS_GREENS = ("#00441b", "#1b7837", "#3a8f4a", "#3a8f4a", "#7fbf7b")
+
+
+def _tls_rows(counts: dict[str, int]) -> list[tuple[str, str, str, str, int]]:
+    """(label, tick text, class, colour, count), safest first; empty classes get a 0 row."""
+    known = {label: (text, cls) for label, text, cls in _TLS_LABELS}
+    greens = dict(zip([lab for lab, _, c in _TLS_LABELS if c == "auth"], _TLS_GREENS, strict=True))
+    rows = []
+    for label, text, cls in _TLS_LABELS:
+        if counts.get(label):
+            rows.append((label, f"{text}\n({label})", cls, greens.get(label, ""), counts[label]))
+    for cls in ("auth", "enc", "plain", "defer"):
+        if not any(row[2] == cls for row in rows):
+            names = ", ".join(lab for lab, _, c in _TLS_LABELS if c == cls and lab in counts)
+            text = _TLS_CLASSES[cls][0] + (f"\n({names})" if names else "")
+            rows.append(("", text, cls, "", 0))
+    order = list(_TLS_CLASSES)
+    rows.sort(key=lambda row: order.index(row[2]))  # stable: keeps the label order inside
+    for label in sorted(set(counts) - set(known)):
+        if counts[label]:
+            rows.append((label, f"{label}\n(unknown label)", "other", "", counts[label]))
+    return [(lab, tick, c, color or _TLS_CLASSES[c][1], n) for lab, tick, c, color, n in rows]
+
+
+def _tls_defers_by_sender(result: RunResult) -> list[tuple[str, int]]:
+    events = result.events
+    if not len(events):
+        return []
+    defers = events.loc[events["kind"] == "tls_defer", "host"].astype(str)
+    return [(str(h), int(n)) for h, n in defers.value_counts().items()]
+
+
+def plot_tls_outcomes(result: RunResult, *, ax: Axes | None = None) -> Axes:
+    """How the sending MTAs protected their connections: one bar per TLS decision.
+
+    Bars run from the safest (authenticated TLS, greens) through encrypted but
+    unauthenticated (amber) and plaintext (red) to attempts the TLS policy refused to
+    make (grey), each with its count and share.  A class with no decision keeps a
+    zero bar, so "no plaintext at all" is visible; ``tls_defer`` events name the
+    senders that deferred.
+    """
+    ax = _axes(ax)
+    raw = result.summary.get("tls") or {}
+    counts = {str(k): int(v or 0) for k, v in raw.items()}
+    total = sum(counts.values())
+    ax.set_xlabel("delivery attempts (one TLS decision per connection; retries count again)")
+    if not total:
+        ax.set_title("TLS outcome mix of delivery attempts")
+        ax.text(
+            0.5,
+            0.5,
+            "no TLS decisions in this run",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=12,
+            color="#555555",
+        )
+        ax.set_yticks([])
+        ax.set_xticks([])
+        return ax
+    rows = _tls_rows(counts)
+    ys = np.arange(len(rows))
+    values = [n for *_, n in rows]
+    bars = ax.barh(
+        ys,
+        values,
+        color=[color for *_, color, _ in rows],
+        edgecolor="black",
+        linewidth=0.6,
+        height=0.7,
+    )
+    ax.bar_label(
+        bars,
+        labels=[f"{n:,} ({100 * n / total:.1f}%)" if n else "0" for n in values],
+        padding=3,
+        fontsize=9,
+    )
+    ax.set_yticks(ys, [tick for _, tick, *_ in rows], fontsize=8)
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # safest at the top
+    ax.set_xlim(0, max(values) * 1.25)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:,.0f}"))
+    ax.set_ylabel("TLS outcome (safest at the top)")
+    ax.grid(axis="x", linestyle=":", linewidth=0.5)
+    shares = [
+        f"{short} {100 * sum(n for _, _, c, _, n in rows if c == cls) / total:.1f}%"
+        for cls, (_, _, short) in _TLS_CLASSES.items()
+        if cls != "other" or any(c == cls for _, _, c, _, _ in rows)
+    ]
+    defers = _tls_defers_by_sender(result)
+    if defers:
+        shown = [f"{host} {n:,}" for host, n in defers[:4]]
+        if len(defers) > 4:
+            shown.append(f"{len(defers) - 4} more {sum(n for _, n in defers[4:]):,}")
+        ax.annotate(
+            "deferred by TLS policy at: " + ", ".join(shown),
+            (0.0, 0.0),
+            xycoords="axes fraction",
+            xytext=(0, -42),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=8,
+            color="#555555",
+        )
+    ax.set_title(
+        f"TLS outcome mix of {total:,} delivery attempts by the sending MTAs\n"
+        + " \u00b7 ".join(shares),
+        fontsize=11,
+    )
+    return ax
+
+
 PLOTS: dict[str, Callable[..., Axes]] = {
     "queue": plot_queue_depth,
     "latency": plot_latency_cdf,
     "outcomes": plot_outcomes,
     "retry-timeline": plot_retry_timeline,
+    "tls": plot_tls_outcomes,
     "topology": plot_topology,
 }
 """Plot functions by the ``--kind`` name of ``relaysim plot``."""
