@@ -22,12 +22,23 @@ if TYPE_CHECKING:
     from sim.world.engine import RunResult
 
 
-def run(scenario: Scenario, *, seed: int | None = None, until: float | None = None) -> RunResult:
-    """Play a scenario once: ``seed`` defaults to the scenario's, ``until`` to its duration."""
+def run(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    until: float | None = None,
+    events: str = "all",
+) -> RunResult:
+    """Play a scenario once: ``seed`` defaults to the scenario's, ``until`` to its duration.
+
+    ``events`` (``all``, ``sample`` or ``none``) says which messages' events and ledger
+    rows are kept; the summary counts every message whatever it is.
+    """
     from sim.world.engine import World
 
     chosen = scenario.seed if seed is None else seed
-    return World(scenario.to_world_spec(), seed=chosen or 0).run(until=until or scenario.duration)
+    world = World(scenario.to_world_spec(), seed=chosen or 0, events=events)
+    return world.run(until=until or scenario.duration)
 
 
 def __getattr__(name: str) -> Any:

@@ -16,9 +16,11 @@ from typing import Any, TextIO
 
 from sim.errors import InputError
 from sim.results import print_summary, summary_json, write_run
-from sim.world.engine import RunResult, World
+from sim.world.engine import EVENT_MODES, SAMPLE_EVERY, RunResult, World, WorldSpec
 
-__all__ = ["parse_until", "register", "run_world"]
+__all__ = ["AUTO_ALL_LIMIT", "choose_events", "parse_until", "register", "run_world"]
+
+AUTO_ALL_LIMIT = 200_000  # --events auto keeps everything for runs up to this size
 
 _STEPS = 100
 
@@ -51,6 +53,16 @@ def register(sub: Any) -> None:
     )
     run.add_argument(
         "--out", type=Path, metavar="DIR", help="run directory (default: runs/NAME-seedN)"
+    )
+    run.add_argument(
+        "--events",
+        choices=("auto", *EVENT_MODES),
+        default="auto",
+        help=(
+            "which messages' events and ledger rows to keep: all, sample (1 in "
+            f"{SAMPLE_EVERY}) or none; counts and percentiles always cover every message "
+            f"(default auto: all up to {AUTO_ALL_LIMIT:,} expected messages, else sample)"
+        ),
     )
     run.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     run.add_argument(
@@ -115,6 +127,13 @@ def run_world(world: World, until: float, *, progress: _ProgressBar | None = Non
     return world.run(until=until)
 
 
+def choose_events(mode: str, spec: WorldSpec, until: float) -> str:
+    """``--events auto``: everything for ordinary runs, a sample for huge ones."""
+    if mode != "auto":
+        return mode
+    return "all" if spec.expected_messages(until) <= AUTO_ALL_LIMIT else "sample"
+
+
 def _print_problems(exc: Exception) -> None:
     problems = getattr(exc, "problems", None)
     lines = (
@@ -145,7 +164,15 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # PNGs only, never a window
-    world = World(spec, seed=seed)
+    events = choose_events(args.events, spec, duration)
+    if events != args.events and events != "all":
+        expected = spec.expected_messages(duration)
+        print(
+            f"relaysim: about {expected:,.0f} messages expected: keeping the events and "
+            f"ledger rows of 1 in {SAMPLE_EVERY} (--events all to keep every one)",
+            file=sys.stderr,
+        )
+    world = World(spec, seed=seed, events=events)
     show_bar = out.isatty() and sys.stderr.isatty()
     bar = _ProgressBar(sys.stderr, duration, scenario.name) if show_bar else None
     result = run_world(world, duration, progress=bar)

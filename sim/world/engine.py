@@ -49,6 +49,16 @@ class WorldSpec:
     sample_every: float = 60.0
     trace_headers: bool = True
 
+    def expected_messages(self, until: float) -> float:
+        """About how many messages the sources submit in ``until`` seconds (no DSNs)."""
+        total = 0.0
+        for source in self.sources:
+            active = max(0.0, min(source.stop or until, until) - source.start)
+            poisson = source.rate * active
+            total += poisson if source.count is None else min(poisson, source.count)
+            total += sum(burst.count for burst in getattr(source, "bursts", ()))
+        return total
+
 
 @dataclass
 class RunResult:
@@ -102,6 +112,7 @@ class World:
             not_before=self.epoch - timedelta(days=365), not_after=self.epoch + timedelta(days=730)
         )
         self.mtas: dict[str, Mta] = {}
+        self._by_name: dict[str, Mta] = {}
         for mta_spec in spec.mtas:
             self.network.add_host(mta_spec.name)
         for link in spec.links:
@@ -184,6 +195,15 @@ class World:
                 else:
                     high = min(high, at)
         return low, high
+
+    def mta_named(self, host: str) -> Mta | None:
+        """The MTA a host name (as in an MX record: any case, trailing dot) refers to."""
+        mta = self._by_name.get(host)
+        if mta is None:
+            mta = self.mtas.get(host.rstrip(".").lower())
+            if mta is not None:
+                self._by_name[host] = mta
+        return mta
 
     def keeps(self, msg_id: int) -> bool:
         """Whether this message's events and ledger row are kept (see ``events``)."""

@@ -10,6 +10,7 @@ message costs a handful of simpy events.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -42,6 +43,15 @@ from sim.world.network import Unreachable
 TLS_INFO = TLSInfo(
     version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", cipher_bits=256, alg_bits=256
 )
+
+
+NO_MX_REACHABLE = Reply(451, "4.4.1", "no MX host reachable")
+
+
+@functools.cache
+def memo_label(verdict: TlsVerdict) -> str:
+    """:func:`verdict_label`, remembered per verdict (verdicts repeat)."""
+    return verdict_label(verdict)
 
 
 def verdict_label(verdict: TlsVerdict) -> str:
@@ -234,7 +244,7 @@ class Mta:
 
     def deliver(self, msg: Message) -> Generator[simpy.Event, Any, None]:
         """Try until delivered, bounced or expired, as the retry schedule says."""
-        history = History(self.env.now, null_sender=not msg.sender)
+        arrival, history = self.env.now, None  # a History only once an attempt fails
         while True:
             enqueued = self.env.now
             destination = self.destination_slots(msg.domain)
@@ -256,6 +266,8 @@ class Mta:
             if outcome is Outcome.PERMANENT:
                 self.give_up(msg, reply, expired=False)
                 return
+            if history is None:
+                history = History(arrival, null_sender=not msg.sender)
             decision = self.spec.retry.next_attempt(history, self.env.now, self.rng)
             if isinstance(decision, GiveUp):
                 self.give_up(msg, reply, expired=True, why=decision.reason)
@@ -370,9 +382,9 @@ class Mta:
         hosts, outcome, reply = self.next_hops(msg)
         if not hosts:
             return outcome, reply
-        last = Reply(451, "4.4.1", "no MX host reachable")
+        last = NO_MX_REACHABLE
         for host in hosts:
-            peer = world.mtas.get(host.rstrip(".").lower())
+            peer = world.mta_named(host)
             try:
                 if peer is None:
                     raise Unreachable(f"{host}: no such server")
@@ -425,7 +437,7 @@ class Mta:
             verdict = self.decide_tls(msg, peer)
             low, high = self.world.validity_window(peer.chain, now)
             self._verdicts[(peer.name, msg.domain)] = (peer.chain, verdict, low, high)
-        self.world.tls_counts[verdict_label(verdict)] += 1
+        self.world.tls_counts[memo_label(verdict)] += 1
         return verdict
 
     def decide_tls(self, msg: Message, peer: Mta) -> TlsVerdict:
