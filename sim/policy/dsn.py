@@ -58,6 +58,7 @@ __all__ = [
     "Ret",
     "build_dsn",
     "build_dsns",
+    "dsn_refusal",
     "parse_notify",
     "xtext_decode",
 ]
@@ -537,6 +538,24 @@ def _select(
     return matching, wanted
 
 
+def dsn_refusal(
+    kind: DsnKind, envelope: Envelope, results: Sequence[RecipientResult]
+) -> NoDsn | None:
+    """Why :func:`build_dsn` would send no ``kind`` notice, or None when it would send one.
+
+    The decision alone, without building the message: a simulator can count notices
+    and write out only the few it keeps as samples.
+    """
+    matching, wanted = _select(kind, envelope, results)
+    if not matching:
+        return NoDsn(kind, NoDsnReason.NOTHING_TO_REPORT)
+    if not wanted:
+        return NoDsn(kind, NoDsnReason.NOTIFY_EXCLUDED, tuple(r.recipient for r in matching))
+    if envelope.sender == "":
+        return NoDsn(kind, NoDsnReason.NULL_SENDER, tuple(r.recipient for r in wanted))
+    return None
+
+
 def build_dsn(
     kind: DsnKind,
     original: Message | bytes,
@@ -550,15 +569,11 @@ def build_dsn(
     for it are reported, in the order given.  A null sender never gets a notice
     (RFC 5321 §6.1, §4.5.4).
     """
-    matching, wanted = _select(kind, envelope, results)
-    if not matching:
-        return NoDsn(kind, NoDsnReason.NOTHING_TO_REPORT)
-    if not wanted:
-        return NoDsn(kind, NoDsnReason.NOTIFY_EXCLUDED, tuple(r.recipient for r in matching))
+    refusal = dsn_refusal(kind, envelope, results)
+    if refusal is not None:
+        return refusal
+    wanted = _select(kind, envelope, results)[1]
     reported = tuple(r.recipient for r in wanted)
-    if envelope.sender == "":
-        return NoDsn(kind, NoDsnReason.NULL_SENDER, reported)
-
     host = ctx.reporting_mta
     dsn_id = ctx.dsn_id or f"{ctx.queue_id or 'dsn'}.{kind.value}"
     boundary = f"{ctx.queue_id or dsn_id}.{int(ctx.date.timestamp())}/{host}"

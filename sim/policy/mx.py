@@ -196,10 +196,16 @@ class DnsAnswer:
 
     An ``ANSWER`` whose RRset is a CNAME (for a query of another type) says the name is
     an alias; the resolution asks again at the CNAME's target.  One answer is one hop.
+
+    ``authenticated`` is the AD bit (RFC 4035 §3.2.3): the answer, or the proof that
+    the name or type does not exist, was validated by DNSSEC.  DANE (RFC 7672 §2.2)
+    trusts TLSA records and MX names only from authenticated answers.  A failure
+    (SERVFAIL, timeout) proves nothing and is never authenticated.
     """
 
     kind: AnswerKind
     rrset: dns.rrset.RRset | None = None
+    authenticated: bool = False
 
     def __post_init__(self) -> None:
         if self.kind is AnswerKind.ANSWER:
@@ -207,6 +213,8 @@ class DnsAnswer:
                 raise ValueError("an ANSWER needs a non-empty RRset (use NODATA for none)")
         elif self.rrset is not None:
             raise ValueError(f"a {self.kind.value} answer carries no RRset")
+        if self.authenticated and self.kind.is_temporary:
+            raise ValueError(f"a {self.kind.value} answer cannot be authenticated")
 
     @classmethod
     def of(cls, rrset: dns.rrset.RRset) -> DnsAnswer:

@@ -16,6 +16,13 @@ Rules, chosen for teaching and written down in docs/mx.md:
   caller follows it (one hop per query).
 * **Faults.** Names listed in ``servfail`` or ``timeout`` answer SERVFAIL or TIMEOUT
   for every type, whether inside a zone or not (``relaysim mx --servfail NAME``).
+* **DNSSEC.** Origins listed in ``signed`` are taken as signed and validating: every
+  answer from such a zone, NXDOMAIN and NODATA included, is ``authenticated`` (the AD
+  bit).  Signatures are not modelled, only their verdict; a name in no zone, or a
+  fault, is never authenticated.
+* **Change.** :meth:`ZoneSet.replace_zone` swaps one zone for a new version during a
+  run (an MX record moved).  Resolvers that cached the old answers keep them for
+  their TTL; the authoritative side answers from the new zone at once.
 """
 
 from __future__ import annotations
@@ -132,23 +139,32 @@ def _parse_with_lines(text: str, origin: dns.name.Name | None, filename: str) ->
     raise InputError(f"{filename}:{line}: {detail}")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ZoneSet:
-    """Loaded zones plus injected faults; :meth:`lookup` is an :data:`sim.policy.mx.Lookup`."""
+    """Loaded zones plus injected faults; :meth:`lookup` is an :data:`sim.policy.mx.Lookup`.
+
+    The set of zones is fixed at construction except through :meth:`replace_zone`,
+    which is how a running world models an operator editing a zone; everything else
+    is read-only.  Equality is identity: a ZoneSet is shared state, not a value.
+    """
 
     zones: tuple[dns.zone.Zone, ...]
     servfail: frozenset[dns.name.Name] = frozenset()
     timeout: frozenset[dns.name.Name] = frozenset()
+    signed: frozenset[dns.name.Name] = frozenset()
     _answers: dict[tuple[dns.name.Name, int], DnsAnswer] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    """Memo of zone answers (zones never change once loaded); faults are not memoised."""
+    """Memo of zone answers, cleared by :meth:`replace_zone`; faults are not memoised."""
 
     def __post_init__(self) -> None:
         origins = [z.origin for z in self.zones]
         for origin in origins:
             if origins.count(origin) > 1:
                 raise InputError(f"zone {origin} is loaded twice (expected one file per origin)")
+        for name in sorted(self.signed - set(origins)):
+            loaded = ", ".join(str(o) for o in origins if o is not None) or "none"
+            raise InputError(f"signed zone {name} is not loaded (expected one of: {loaded})")
 
     @classmethod
     def from_texts(
@@ -157,10 +173,30 @@ class ZoneSet:
         *,
         servfail: Iterable[str] = (),
         timeout: Iterable[str] = (),
+        signed: Iterable[str] = (),
     ) -> ZoneSet:
-        """Build from ``(filename, text)`` pairs and fault names."""
+        """Build from ``(filename, text)`` pairs, fault names and signed origins."""
         zones = tuple(parse_zone(text, filename=name) for name, text in texts)
-        return cls(zones, _names(servfail, "--servfail"), _names(timeout, "--timeout"))
+        return cls(
+            zones,
+            _names(servfail, "--servfail"),
+            _names(timeout, "--timeout"),
+            _names(signed, "signed zone"),
+        )
+
+    def replace_zone(self, zone: dns.zone.Zone) -> dns.zone.Zone:
+        """Put ``zone`` in place of the loaded zone with its origin; returns the old one.
+
+        The memo of answers is cleared, so the next lookup sees the new data; caches
+        downstream (resolvers) are left alone, as on the real Internet.
+        """
+        for i, old in enumerate(self.zones):
+            if old.origin == zone.origin:
+                self.zones = (*self.zones[:i], zone, *self.zones[i + 1 :])
+                self._answers.clear()
+                return old
+        loaded = ", ".join(str(z.origin) for z in self.zones if z.origin is not None) or "none"
+        raise InputError(f"no zone {zone.origin} to replace (loaded: {loaded})")
 
     def zone_for(self, name: dns.name.Name) -> dns.zone.Zone | None:
         """The zone with the longest origin containing ``name``."""
@@ -191,16 +227,17 @@ class ZoneSet:
         zone = self.zone_for(name)
         if zone is None:
             return DnsAnswer(AnswerKind.NXDOMAIN)
+        ad = zone.origin in self.signed
         node = zone.get_node(name)
         if node is None:
             below = any(n != name and n.is_subdomain(name) for n in zone.nodes)
-            return DnsAnswer(AnswerKind.NODATA if below else AnswerKind.NXDOMAIN)
+            return DnsAnswer(AnswerKind.NODATA if below else AnswerKind.NXDOMAIN, authenticated=ad)
         for wanted in (rdtype, dns.rdatatype.CNAME):
             rdataset = node.get_rdataset(dns.rdataclass.IN, wanted)
             if rdataset is not None and len(rdataset):
                 rrset = dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
-                return DnsAnswer(AnswerKind.ANSWER, rrset)
-        return DnsAnswer(AnswerKind.NODATA)
+                return DnsAnswer(AnswerKind.ANSWER, rrset, authenticated=ad)
+        return DnsAnswer(AnswerKind.NODATA, authenticated=ad)
 
 
 def _names(items: Iterable[str], option: str) -> frozenset[dns.name.Name]:

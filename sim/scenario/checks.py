@@ -23,6 +23,7 @@ from sim.policy.relay import RelayPolicy
 from sim.policy.retry import ScheduleKind, build_schedule
 from sim.policy.zones import parse_zone
 from sim.scenario.units import parse_duration
+from sim.world.faults import PERMANENT_KINDS, infer_kind
 from sim.world.mta import MtaSpec
 
 __all__ = ["Found", "Loc", "check_sections", "dotted"]
@@ -91,16 +92,12 @@ def check_sections(data: Mapping[str, Any], base_dir: Path) -> Found:
     for name, source in _section(data, "sources", dict).items():
         if isinstance(source, dict):
             found += _check_source(("sources", str(name)), source, mta_names)
+    zones: dict[Any, Any] = _section(data, "zones", dict)
     for i, fault in enumerate(_section(data, "faults", list)):
         if isinstance(fault, dict):
             found += _check_fault(("faults", i), fault, hosts, links)
-            if fault.get("dns") is not None and fault.get("host") not in mta_names:
-                found.append(
-                    (("faults", i, "host"), "a DNS fault needs an MTA (its resolver) as host")
-                )
-            if fault.get("dns") is not None and fault.get("peer") is not None:
-                found.append((("faults", i, "peer"), "a DNS fault concerns one host, not a link"))
-    found += _check_zones(_section(data, "zones", dict), base_dir)
+            found += _check_fault_kind(("faults", i), fault, hosts, mta_names, zones, base_dir)
+    found += _check_zones(zones, base_dir)
     return found
 
 
@@ -249,6 +246,138 @@ def _check_fault(loc: Loc, fault: dict[str, Any], hosts: set[str], links: set[An
     return found
 
 
+# What each fault kind needs and takes besides at, kind and down_for.
+_FAULT_NEEDS: dict[str, tuple[str, ...]] = {
+    "host": ("host",),
+    "link": ("host", "peer"),
+    "dns": ("host", "dns"),
+    "mx_change": ("zone",),
+    "certificate": ("host",),
+}
+_FAULT_TAKES: dict[str, tuple[str, ...]] = {
+    "host": ("host",),
+    "link": ("host", "peer"),
+    "dns": ("host", "dns"),
+    "mx_change": ("zone", "zone_text", "zone_file"),
+    "certificate": ("host", "certificate"),
+}
+_FAULT_KEYS = (
+    "at",
+    "kind",
+    "host",
+    "down_for",
+    "peer",
+    "dns",
+    "zone",
+    "zone_text",
+    "zone_file",
+    "certificate",
+)
+
+
+def _an(kind: str) -> str:
+    return f"an {kind}" if kind == "mx_change" else f"a {kind}"  # "an em-ex change"
+
+
+def _check_fault_kind(
+    loc: Loc,
+    fault: dict[str, Any],
+    hosts: set[str],
+    mta_names: set[str],
+    zones: dict[Any, Any],
+    base_dir: Path,
+) -> Found:
+    """Each kind has the keys it needs and no others; its target exists and parses."""
+    kind = fault.get("kind")
+    if kind is None:
+        kind = infer_kind(
+            zone=any(fault.get(k) is not None for k in ("zone", "zone_text", "zone_file")),
+            certificate=fault.get("certificate") is not None,
+            dns=fault.get("dns") is not None,
+            peer=fault.get("peer") is not None,
+        )
+    if kind not in _FAULT_NEEDS:
+        return []  # the field validation names the kinds
+    found: Found = []
+    takes = sorted({"at", "kind", "down_for", *_FAULT_TAKES[kind]})
+    for key in _FAULT_KEYS:
+        if key not in takes and fault.get(key) is not None:
+            found.append(
+                ((*loc, key), f"not used by {_an(kind)} fault (it takes: {', '.join(takes)})")
+            )
+    for key in _FAULT_NEEDS[kind]:
+        if fault.get(key) is None:
+            found.append(((*loc, key), f"required for {_an(kind)} fault"))
+    if fault.get("down_for") is None and kind not in PERMANENT_KINDS:
+        found.append(
+            (
+                (*loc, "down_for"),
+                f"required for {_an(kind)} fault (only {' and '.join(PERMANENT_KINDS)} "
+                "faults may last to the end of the run)",
+            )
+        )
+    host = fault.get("host")
+    if kind in ("dns", "certificate") and host in hosts - mta_names:
+        what = "its resolver" if kind == "dns" else "its certificate"
+        found.append(((*loc, "host"), f"{_an(kind)} fault needs an MTA ({what}) as host"))
+    if kind == "mx_change":
+        found += _check_new_zone(loc, fault, zones, base_dir)
+    return found
+
+
+def _check_new_zone(
+    loc: Loc, fault: dict[str, Any], zones: dict[Any, Any], base_dir: Path
+) -> Found:
+    zone, text, file = fault.get("zone"), fault.get("zone_text"), fault.get("zone_file")
+    if text is not None and file is not None:
+        return [((*loc, "zone_file"), "give zone_text or zone_file, not both")]
+    if text is None and file is None:
+        return [((*loc, "zone_text"), "required for an mx_change fault (or zone_file)")]
+    if not isinstance(zone, str):
+        return []
+    known = {str(key).rstrip(".").lower(): str(key) for key in zones}
+    if zone.rstrip(".").lower() not in known:
+        names = ", ".join(sorted(known.values())) or "none declared"
+        return [((*loc, "zone"), f"unknown zone {zone!r} (expected one of the zones: {names})")]
+    where: Loc = (*loc, "zone_text")
+    if isinstance(file, str):
+        where = (*loc, "zone_file")
+        try:
+            text = (base_dir / file).read_text(encoding="utf-8")
+        except OSError as exc:
+            return [(where, f"cannot read {file}: {exc.strerror}")]
+    if not isinstance(text, str):
+        return []
+    # The engine parses the new text as the zone's own file (the origin comes from the
+    # zone, whatever the new file is called); errors still name the file given.
+    parse_as = f"{zone.rstrip('.')}.zone"
+    return _zone_problems(where, text, parse_as, zone, file if isinstance(file, str) else None)
+
+
+def _zone_problems(
+    loc: Loc, text: str, parse_as: str, origin_text: str, shown: str | None
+) -> Found:
+    """Parse a zone's text as file ``parse_as``; its origin must be ``origin_text``.
+
+    Errors name ``shown`` (a file) or, for inline text (``shown`` None), the line.
+    """
+    try:
+        origin = dns.name.from_text(origin_text.rstrip(".") + ".")
+    except dns.exception.DNSException as exc:
+        return [(loc, f"not a domain name: {exc}")]
+    try:
+        parsed = parse_zone(text, filename=parse_as)
+    except RelaysimError as exc:
+        message = str(exc)
+        if message.startswith(parse_as + ":"):
+            rest = message[len(parse_as) + 1 :]
+            message = f"{shown}:{rest}" if shown is not None else f"zone text line {rest}"
+        return [(loc, message)]
+    if parsed.origin != origin:
+        return [(loc, f"the zone's origin is {parsed.origin}, not {origin}")]
+    return []
+
+
 def _check_zones(zones: dict[Any, Any], base_dir: Path) -> Found:
     found: Found = []
     seen: dict[dns.name.Name, str] = {}
@@ -281,16 +410,8 @@ def _check_zones(zones: dict[Any, Any], base_dir: Path) -> Found:
                 found.append(((*loc, "file"), f"cannot read {file}: {exc.strerror}"))
                 continue
             filename = file
-        if not isinstance(text, str):
-            continue
-        try:
-            parsed = parse_zone(text, filename=filename)
-        except RelaysimError as exc:
-            message = str(exc)
-            if file is None and message.startswith(filename + ":"):
-                message = "zone text line " + message[len(filename) + 1 :]
-            found.append((loc, message))
-            continue
-        if parsed.origin != origin:
-            found.append((loc, f"the zone's origin is {parsed.origin}, not {origin}"))
+        if isinstance(text, str):
+            found += _zone_problems(
+                loc, text, filename, str(key), file if isinstance(file, str) else None
+            )
     return found

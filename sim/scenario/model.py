@@ -2,9 +2,10 @@
 
 Unknown keys are errors everywhere (``extra="forbid"``).  Shorthands are expanded
 before a field is validated: durations (``90s``) become seconds, rates (``10/min``)
-messages per second, a latency given as one duration a constant latency, a zone given
-as text ``{text: ...}``.  The JSON Schema (``relaysim schema``) shows the shorthand
-forms too, so an editor accepts what the loader accepts.
+messages per second, bandwidths (``10Mbit/s``) bits per second, a latency given as
+one duration a constant latency, a zone given as text ``{text: ...}``.  The JSON
+Schema (``relaysim schema``) shows the shorthand forms too, so an editor accepts what
+the loader accepts.
 
 Checks that span sections (a source's MTA exists, links join known hosts, zone and
 ``main.cf`` texts parse) live in :mod:`sim.scenario.checks`; :func:`load_scenario`
@@ -30,12 +31,23 @@ from pydantic import (
 )
 
 from sim.policy.retry import ScheduleKind, build_schedule
-from sim.scenario.units import DURATION_PATTERN, RATE_PATTERN, parse_duration, parse_rate
+from sim.scenario.units import (
+    BANDWIDTH_PATTERN,
+    DURATION_PATTERN,
+    RATE_PATTERN,
+    parse_bandwidth,
+    parse_duration,
+    parse_rate,
+)
+from sim.world.clients import Burst
 from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, WorldSpec
+from sim.world.faults import infer_kind
 from sim.world.mta import MtaSpec
 from sim.world.network import Latency, LatencyKind
 
 __all__ = [
+    "Bandwidth",
+    "BurstModel",
     "Duration",
     "FaultModel",
     "LatencyModel",
@@ -50,6 +62,7 @@ __all__ = [
 
 _DurationText = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
 _RateText = Annotated[str, StringConstraints(pattern=RATE_PATTERN)]
+_BandwidthText = Annotated[str, StringConstraints(pattern=BANDWIDTH_PATTERN)]
 
 Duration = Annotated[
     float,
@@ -64,6 +77,15 @@ Rate = Annotated[
     BeforeValidator(parse_rate, json_schema_input_type=Annotated[float, Field(gt=0)] | _RateText),
 ]
 """Messages per second; accepts ``10/min``, ``3.5/s``, ``100/h``, ``2/d`` or a number."""
+
+Bandwidth = Annotated[
+    float,
+    BeforeValidator(
+        parse_bandwidth,
+        json_schema_input_type=Annotated[float, Field(gt=0)] | _BandwidthText,
+    ),
+]
+"""Bits per second; accepts ``512kbit/s``, ``10Mbit/s``, ``1Gbit/s`` (any case) or a number."""
 
 
 def _schedule_kind(value: Any) -> Any:
@@ -205,6 +227,11 @@ class LinkModel(_Model):
         description="a duration (constant) or {mean, kind, spread}",
     )
     loss: float = Field(default=0.0, ge=0.0, lt=1.0, description="packet loss probability")
+    bandwidth: Bandwidth | None = Field(
+        default=None,
+        description="bits per second (10Mbit/s); a message takes size / the narrowest link "
+        "on its path; none: unlimited",
+    )
 
 
 class ZoneModel(_Model):
@@ -212,18 +239,42 @@ class ZoneModel(_Model):
 
     text: str | None = Field(default=None, description="zone-file text")
     file: str | None = Field(default=None, description="a zone file, relative to the scenario")
+    signed: bool = Field(
+        default=False,
+        description="DNSSEC-signed: its answers, NXDOMAIN and NODATA included, are authenticated",
+    )
 
 
 ZoneEntry = Annotated[ZoneModel, BeforeValidator(_zone, json_schema_input_type=str | ZoneModel)]
 
 
+class BurstModel(_Model):
+    """Extra messages in a short window: a flash crowd or a mailing-list blast."""
+
+    at: Duration = Field(description="when the burst begins")
+    count: int = Field(ge=1, description="how many messages it adds")
+    over: Duration = Field(
+        default=0.0, description="spread uniformly at random over [at, at + over); 0: all at once"
+    )
+
+
 class SourceModel(_Model):
-    """Poisson traffic submitted to one MTA."""
+    """Poisson traffic submitted to one MTA, plus bursts."""
 
     mta: str = Field(description="the MTA the messages are submitted to")
     rate: Rate = Field(description="mean arrival rate (Poisson)")
     sender: str = Field(description="envelope sender ('' for the null sender)")
-    recipients: list[str] = Field(min_length=1, description="drawn uniformly per message")
+    recipients: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="drawn uniformly per message (or give recipient_domains)",
+    )
+    recipient_domains: dict[str, Annotated[int, Field(ge=1)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="domain: user count; each message goes to one of all the users "
+        "(user1..userN@domain) uniformly, so a domain weighs as many users as it has",
+    )
     size: int = Field(default=20_000, ge=0, description="message size in bytes (the mean)")
     size_distribution: Literal["fixed", "exponential"] = Field(
         default="fixed", description="every message `size` bytes, or exponential with that mean"
@@ -232,21 +283,100 @@ class SourceModel(_Model):
         default="constant",
         description="constant rate, or diurnal: 0.2x to 1.8x of `rate`, busiest at 14:00",
     )
-    count: int | None = Field(default=None, ge=1, description="stop after this many messages")
-    start: Duration = Field(default=0.0, description="first arrival not before this time")
-    stop: Duration | None = Field(default=None, description="no arrivals from this time on")
+    count: int | None = Field(
+        default=None,
+        ge=1,
+        description="stop the Poisson arrivals after this many messages (bursts come on top)",
+    )
+    start: Duration = Field(
+        default=0.0, description="first Poisson arrival not before this time (not bursts)"
+    )
+    stop: Duration | None = Field(
+        default=None, description="no Poisson arrivals from this time on (not bursts)"
+    )
+    bursts: list[BurstModel] = Field(
+        default_factory=list,
+        description="extra messages on top of the Poisson stream, at their own times",
+    )
+
+    @model_validator(mode="after")
+    def _one_recipient_source(self) -> SourceModel:
+        if (self.recipients is None) == (self.recipient_domains is None):
+            got = "neither" if self.recipients is None else "both"
+            raise ValueError(
+                f"give recipients (a list of addresses) or recipient_domains "
+                f"(domain: user count), exactly one (got {got})"
+            )
+        return self
+
+    def build(self, name: str) -> SourceSpec:
+        return SourceSpec(
+            name=name,
+            mta=self.mta,
+            rate=self.rate,
+            sender=self.sender,
+            recipients=tuple(self.recipients or ()),
+            recipient_domains=tuple((self.recipient_domains or {}).items()),
+            size=self.size,
+            size_distribution=self.size_distribution,
+            profile=self.profile,
+            count=self.count,
+            start=self.start,
+            stop=self.stop,
+            bursts=tuple(Burst(b.at, b.count, b.over) for b in self.bursts),
+        )
+
+
+FaultKind = Literal["host", "link", "dns", "mx_change", "certificate"]
 
 
 class FaultModel(_Model):
-    """A host (or, with ``peer``, the link host-peer) down for a while."""
+    """A host, link or resolver down for a while; a zone or a certificate changed.
 
-    at: Duration = Field(description="when it goes down")
-    host: str = Field(description="an MTA or a router")
-    down_for: Duration = Field(gt=0, description="how long it stays down")
+    The kind follows from the keys unless ``kind`` says it: ``zone`` (or ``zone_text``,
+    ``zone_file``) makes an ``mx_change``, ``certificate`` a ``certificate`` fault,
+    ``dns`` a resolver fault, ``peer`` a link fault; otherwise the host goes down.
+    """
+
+    at: Duration = Field(description="when it goes down (or the change happens)")
+    kind: FaultKind | None = Field(
+        default=None,
+        description="host, link, dns, mx_change or certificate; inferred from the keys",
+    )
+    host: str | None = Field(default=None, description="an MTA or a router (not for mx_change)")
+    down_for: Duration | None = Field(
+        default=None,
+        gt=0,
+        description="how long it lasts; required except for mx_change and certificate "
+        "(without it they last to the end of the run)",
+    )
     peer: str | None = Field(default=None, description="take down the link host-peer instead")
     dns: Literal["servfail", "timeout"] | None = Field(
         default=None, description="keep the host up but fail its DNS resolver this way"
     )
+    zone: str | None = Field(
+        default=None, description="mx_change: the origin of the zone (in zones) to replace"
+    )
+    zone_text: str | None = Field(default=None, description="mx_change: the new zone-file text")
+    zone_file: str | None = Field(
+        default=None, description="mx_change: the new zone file, relative to the scenario"
+    )
+    certificate: Literal["valid", "self-signed", "expired", "wrong-name"] | None = Field(
+        default=None,
+        description="certificate: what the MTA host presents meanwhile (default expired)",
+    )
+
+    @property
+    def resolved_kind(self) -> str:
+        """``kind``, or the kind the other keys imply."""
+        if self.kind is not None:
+            return self.kind
+        return infer_kind(
+            zone=any(v is not None for v in (self.zone, self.zone_text, self.zone_file)),
+            certificate=self.certificate is not None,
+            dns=self.dns is not None,
+            peer=self.peer is not None,
+        )
 
 
 class Scenario(_Model):
@@ -309,6 +439,27 @@ class Scenario(_Model):
                 out.append((f"{origin.rstrip('.')}.zone", zone.text or ""))
         return tuple(out)
 
+    def signed_zones(self) -> tuple[str, ...]:
+        """Origins of the DNSSEC-signed zones, in file order."""
+        return tuple(origin.rstrip(".") for origin, zone in self.zones.items() if zone.signed)
+
+    def fault_spec(self, fault: FaultModel) -> FaultSpec:
+        """The engine's spec of one fault: files read, the certificate default applied."""
+        kind = fault.resolved_kind
+        if kind == "mx_change":
+            text = fault.zone_text
+            if fault.zone_file is not None:
+                text = self.read(fault.zone_file)
+            return FaultSpec(fault.at, down_for=fault.down_for, zone=fault.zone, zone_text=text)
+        if kind == "certificate":
+            return FaultSpec(
+                fault.at,
+                fault.host or "",
+                fault.down_for,
+                certificate=fault.certificate or "expired",
+            )
+        return FaultSpec(fault.at, fault.host or "", fault.down_for, fault.peer, fault.dns)
+
     def mta_spec(self, name: str) -> MtaSpec:
         mta = self.mtas[name]
         main_cf = mta.main_cf
@@ -337,26 +488,14 @@ class Scenario(_Model):
         """The engine's spec; routers become plain network nodes through their links."""
         return WorldSpec(
             mtas=tuple(self.mta_spec(name) for name in self.mtas),
-            links=tuple(LinkSpec(k.a, k.b, k.latency.build(), k.loss) for k in self.links),
-            zones=self.zone_texts(),
-            sources=tuple(
-                SourceSpec(
-                    name=name,
-                    mta=s.mta,
-                    rate=s.rate,
-                    sender=s.sender,
-                    recipients=tuple(s.recipients),
-                    size=s.size,
-                    size_distribution=s.size_distribution,
-                    profile=s.profile,
-                    count=s.count,
-                    start=s.start,
-                    stop=s.stop,
-                )
-                for name, s in self.sources.items()
+            links=tuple(
+                LinkSpec(k.a, k.b, k.latency.build(), k.loss, k.bandwidth) for k in self.links
             ),
-            faults=tuple(FaultSpec(f.at, f.host, f.down_for, f.peer, f.dns) for f in self.faults),
+            zones=self.zone_texts(),
+            sources=tuple(s.build(name) for name, s in self.sources.items()),
+            faults=tuple(self.fault_spec(f) for f in self.faults),
             sample_every=self.sample_every,
+            signed_zones=self.signed_zones(),
         )
 
     def summary(self) -> str:

@@ -1,27 +1,36 @@
-"""The shorthands of scenario files: durations (``90s``, ``20ms``, ``6h``) and rates (``10/min``).
+"""The shorthands of scenario files: durations (``90s``, ``6h``), rates (``10/min``), bandwidths.
 
-Both are expanded to plain numbers (seconds, messages per second) before a scenario is
-validated.  A bare number is already in seconds or per second.  ``format_*`` give the
+All are expanded to plain numbers (seconds, messages per second, bits per second)
+before a scenario is validated.  A bare number is already in seconds, per second or
+bits per second.  ``format_*`` give the
 shortest text that parses back to exactly the same float, so a scenario written out
 and read in again is the same scenario.
 
 Units, as in Postfix ``main.cf`` time values plus milliseconds: ``ms``, ``s``, ``m``
 (minutes), ``h``, ``d``, ``w``; compound forms such as ``1h30m`` are accepted.  Rates
 are ``N/s``, ``N/min``, ``N/h``, ``N/d`` (also ``sec``, ``m``, ``hour``, ``day``).
+Bandwidths are ``N bit/s``, ``kbit/s``, ``Mbit/s``, ``Gbit/s`` with SI (decimal)
+prefixes, as link speeds are quoted; the unit is case-insensitive, so ``mbit/s`` is
+megabits, never millibits.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 __all__ = [
+    "BANDWIDTH_PATTERN",
+    "BANDWIDTH_UNITS",
     "DURATION_PATTERN",
     "DURATION_UNITS",
     "RATE_PATTERN",
     "RATE_UNITS",
+    "format_bandwidth",
     "format_duration",
     "format_rate",
+    "parse_bandwidth",
     "parse_duration",
     "parse_rate",
 ]
@@ -47,6 +56,13 @@ RATE_UNITS: dict[str, float] = {
     "d": 86400.0,
     "day": 86400.0,
 }
+# Bits per second per unit (SI prefixes: link speeds are decimal).
+BANDWIDTH_UNITS: dict[str, float] = {
+    "bit/s": 1.0,
+    "kbit/s": 1e3,
+    "mbit/s": 1e6,
+    "gbit/s": 1e9,
+}
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
 _UNIT = "|".join(sorted(DURATION_UNITS, key=len, reverse=True))
@@ -55,13 +71,29 @@ _DURATION = re.compile(rf"^(?:{_NUMBER}|(?:{_NUMBER}\s*(?:{_UNIT})\s*)+)$", re.I
 _RATE_UNIT = "|".join(sorted(RATE_UNITS, key=len, reverse=True))
 _RATE = re.compile(rf"^({_NUMBER})\s*(?:/\s*({_RATE_UNIT}))?$", re.IGNORECASE)
 
+_BANDWIDTH_UNIT = "|".join(re.escape(u) for u in sorted(BANDWIDTH_UNITS, key=len, reverse=True))
+_BANDWIDTH = re.compile(rf"^({_NUMBER})\s*({_BANDWIDTH_UNIT})?$", re.IGNORECASE)
+
 DURATION_PATTERN = rf"^\s*(?:{_NUMBER}|(?:{_NUMBER}\s*(?:{_UNIT})\s*)+)$"
 """A regular expression for duration text (used in the JSON Schema)."""
 RATE_PATTERN = rf"^\s*{_NUMBER}\s*(?:/\s*(?:{_RATE_UNIT}))?\s*$"
 """A regular expression for rate text (used in the JSON Schema)."""
 
+
+def _any_case(text: str) -> str:
+    """``kbit/s`` -> ``[kK][bB][iI][tT]/[sS]``: JSON Schema regexes have no ``(?i)`` flag."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+BANDWIDTH_PATTERN = rf"^\s*{_NUMBER}\s*(?:{'|'.join(_any_case(u) for u in BANDWIDTH_UNITS)})?\s*$"
+"""A regular expression for bandwidth text (used in the JSON Schema), any letter case."""
+
 _DURATION_HELP = "a number of seconds or a number with a unit ms, s, m, h, d, w (90s, 20ms, 6h, 2d)"
 _RATE_HELP = "a number per second or N/unit with unit s, min, h, d (10/min, 3.5/s, 100/h)"
+_BANDWIDTH_HELP = (
+    "bits per second: a number or a number with a unit bit/s, kbit/s, Mbit/s, Gbit/s "
+    "(10Mbit/s, 512kbit/s, 1Gbit/s)"
+)
 
 
 def _number(value: object, what: str, help_text: str) -> float | None:
@@ -121,6 +153,24 @@ def parse_rate(value: object) -> float:
     return number
 
 
+def parse_bandwidth(value: object) -> float:
+    """Bits per second in ``value``: a number, ``512kbit/s``, ``10Mbit/s``, ``1Gbit/s``.
+
+    >>> parse_bandwidth("10Mbit/s"), parse_bandwidth("512 kbit/s"), parse_bandwidth(2400)
+    (10000000.0, 512000.0, 2400.0)
+    """
+    number = _number(value, "a bandwidth", _BANDWIDTH_HELP)
+    if number is None:
+        match = _BANDWIDTH.match(str(value).strip())
+        if not match:
+            raise ValueError(f"bad bandwidth {value!r} (expected {_BANDWIDTH_HELP})")
+        amount, unit = match.groups()
+        number = float(amount) * BANDWIDTH_UNITS[(unit or "bit/s").lower()]
+    if number <= 0 or not math.isfinite(number):
+        raise ValueError(f"a bandwidth must be a finite number > 0, got {value!r}")
+    return number
+
+
 def format_duration(seconds: float) -> str:
     """The shortest of ``2d``, ``90m``, ``20ms``, ``1.5s`` that reads back as ``seconds``."""
     seconds = float(seconds)
@@ -156,8 +206,23 @@ def format_rate(per_second: float) -> str:
     return f"{per_second!r}/s"
 
 
-def _reads_back(text: str, value: float) -> bool:
+def format_bandwidth(bits_per_second: float) -> str:
+    """``10Mbit/s`` for 1e7, ``1.5Gbit/s``: the largest unit that reads back exactly."""
+    value = float(bits_per_second)
+    if value <= 0 or not math.isfinite(value):
+        raise ValueError(f"a bandwidth must be finite and > 0, got {bits_per_second!r}")
+    for unit, name in (("gbit/s", "Gbit/s"), ("mbit/s", "Mbit/s"), ("kbit/s", "kbit/s")):
+        amount = value / BANDWIDTH_UNITS[unit]
+        if amount >= 1:
+            text = f"{amount:g}{name}"
+            if _reads_back(text, value, parse_bandwidth):
+                return text
+    text = f"{value:g}bit/s"
+    return text if _reads_back(text, value, parse_bandwidth) else f"{value!r}bit/s"
+
+
+def _reads_back(text: str, value: float, parse: Callable[[object], float] = parse_rate) -> bool:
     try:
-        return parse_rate(text) == value
+        return parse(text) == value
     except ValueError:
         return False

@@ -6,6 +6,12 @@ when the zone has an SOA, else ``negative_ttl``), so a changed MX record reaches
 sender only when its cached copy expires, as on the real Internet.  Failures
 (SERVFAIL, timeout) are not cached.  A resolver fault makes every lookup fail for a
 while: the MX logic then defers, never bounces.
+
+Answers are handed on as the zones gave them, so the AD bit of an answer from a
+signed zone (:attr:`sim.policy.mx.DnsAnswer.authenticated`) survives the cache; a
+failure is never authenticated.  When a zone is replaced during a run
+(:meth:`sim.policy.zones.ZoneSet.replace_zone`) nothing here is flushed: cached
+copies of the old records live out their TTL.
 """
 
 from __future__ import annotations

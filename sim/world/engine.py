@@ -48,6 +48,7 @@ class WorldSpec:
     faults: tuple[FaultSpec, ...] = ()
     sample_every: float = 60.0
     trace_headers: bool = True
+    signed_zones: tuple[str, ...] = ()  # origins whose answers are DNSSEC-validated
 
     def expected_messages(self, until: float) -> float:
         """About how many messages the sources submit in ``until`` seconds (no DSNs)."""
@@ -92,7 +93,7 @@ class World:
         self._every = {"all": 1, "sample": SAMPLE_EVERY, "none": 0}[events]
         self.env = simpy.Environment()
         self.network = Network()
-        self.zones = ZoneSet.from_texts(spec.zones)
+        self.zones = ZoneSet.from_texts(spec.zones, signed=spec.signed_zones)
         self.ledger = Ledger(keep=self.keeps)
         self.records: list[tuple[float, str, str, int, str]] = []
         self.latencies = array("d")  # every delivery's latency: exact percentiles, 8 B each
@@ -116,7 +117,7 @@ class World:
         for mta_spec in spec.mtas:
             self.network.add_host(mta_spec.name)
         for link in spec.links:
-            self.network.add_link(link.a, link.b, link.latency, link.loss)
+            self.network.add_link(link.a, link.b, link.latency, link.loss, link.bandwidth)
         for mta_spec in spec.mtas:
             self.mtas[mta_spec.name.lower()] = Mta(self, mta_spec)
         clients = sum(m.delivery_slots for m in spec.mtas)  # all outbound sessions at once
@@ -272,6 +273,7 @@ class World:
                     e.reply,
                 )
                 for e in self.ledger.entries.values()
+                if self.keeps(e.msg_id)
             ],
             columns=[
                 "msg_id",

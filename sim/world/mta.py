@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,14 @@ import simpy
 from cryptography import x509
 
 from sim.policy.dsn import Action as DsnAction
-from sim.policy.dsn import DsnKind, NoDsn, RecipientResult, ReportContext, build_dsn
+from sim.policy.dsn import (
+    DsnKind,
+    NoDsn,
+    RecipientResult,
+    ReportContext,
+    build_dsn,
+    dsn_refusal,
+)
 from sim.policy.dsn import Envelope as DsnEnvelope
 from sim.policy.dsn import Recipient as DsnRecipient
 from sim.policy.mx import Action, MXResult, resolve_mx
@@ -128,6 +135,7 @@ class Message:
     is_dsn: bool = False
     headers: list[str] = field(default_factory=list)
     data: bytes | None = None
+    build: Callable[[], bytes] | None = None  # makes ``data`` when first asked for
     domain: str = field(init=False)  # the recipient's domain, lower case
 
     def __post_init__(self) -> None:
@@ -135,6 +143,8 @@ class Message:
 
     def original(self) -> bytes:
         """The message as it would be returned in a bounce: trace headers and a short body."""
+        if self.data is None and self.build is not None:
+            self.data, self.build = self.build(), None
         if self.data is not None:
             return self.data
         trace = "".join(f"Received: {h}\r\n".replace("\n\t", "\r\n\t") for h in self.headers)
@@ -196,6 +206,7 @@ class Mta:
         self.tls_policy = TlsPolicy(TlsLevel.from_text(spec.tls_level))
         self.chain, self.trusted = world.certificate_for(spec)
         self._sessions: dict[SessionKey, Memo] = {}
+        self._dsn_overhead: dict[DsnKind, int] = {}
         self._verdicts: dict[
             tuple[str, str], tuple[tuple[x509.Certificate, ...], TlsVerdict, float, float]
         ] = {}
@@ -315,22 +326,36 @@ class Mta:
             world.log("dsn_suppressed", self.name, msg.msg_id, notice.reason.value)
 
     def send_notice(self, kind: DsnKind, msg: Message, result: RecipientResult) -> NoDsn | None:
-        """Build the ``kind`` DSN with sim.policy.dsn and inject it here; NoDsn says why not."""
+        """Inject the ``kind`` DSN of sim.policy.dsn here; NoDsn says why there is none.
+
+        Building a DSN with the ``email`` package costs milliseconds, so only the
+        notices kept as samples (or whose bytes are asked for later) are built; the
+        size of the others is the original's plus the overhead of the first one built.
+        """
         world, now = self.world, self.env.now
-        notice = build_dsn(
-            kind,
-            msg.original(),
-            DsnEnvelope(msg.sender, (DsnRecipient(msg.recipient),)),
-            (result,),
-            ReportContext(self.name, world.clock(msg.injected_at), world.clock(now)),
-        )
-        if isinstance(notice, NoDsn):
-            return notice
-        data = notice.as_bytes()
-        dsn = world.new_message("", msg.sender, len(data), is_dsn=True)
-        dsn.data = data
+        envelope = DsnEnvelope(msg.sender, (DsnRecipient(msg.recipient),))
+        refusal = dsn_refusal(kind, envelope, (result,))
+        if refusal is not None:
+            return refusal
+        original = msg.original()
+        context = ReportContext(self.name, world.clock(msg.injected_at), world.clock(now))
+
+        def build() -> bytes:
+            notice = build_dsn(kind, original, envelope, (result,), context)
+            if isinstance(notice, NoDsn):  # dsn_refusal said otherwise: a bug, say so
+                raise AssertionError(f"DSN refused after all: {notice}")
+            data = notice.as_bytes()
+            self._dsn_overhead.setdefault(kind, len(data) - len(original))
+            return data
+
+        sample = "dsn" if kind is DsnKind.FAILURE else "delay"
+        data = build() if world.wants_sample(sample) or kind not in self._dsn_overhead else None
+        size = len(data) if data is not None else len(original) + self._dsn_overhead[kind]
+        dsn = world.new_message("", msg.sender, size, is_dsn=True)
+        dsn.data, dsn.build = data, build
         world.log("dsn", self.name, dsn.msg_id, f"{kind.value} notice for message {msg.msg_id}")
-        world.keep_sample("dsn" if kind is DsnKind.FAILURE else "delay", dsn.msg_id, data)
+        if data is not None:
+            world.keep_sample(sample, dsn.msg_id, data)
         self.accept(dsn)
         return None
 
@@ -463,7 +488,11 @@ class Mta:
         service = (
             peer.rng.expovariate(1.0 / peer.spec.service_time) if peer.spec.service_time else 0.0
         )
-        yield self.env.timeout(rtt * decided.commands + service)
+        try:
+            transfer = self.world.network.transfer_time(self.name, peer.name, msg.size)
+        except Unreachable:
+            transfer = 0.0  # the check below notices the fault
+        yield self.env.timeout(rtt * decided.commands + transfer + service)
         try:
             self.world.network.check(self.name, peer.name)
             intact = self.world.network.delivers(self.name, peer.name, self.rng)

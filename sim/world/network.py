@@ -4,6 +4,9 @@ A link has a latency distribution (one-way, seconds) and a loss probability; the
 latency between two hosts is the sum along the shortest path by mean latency, which
 is computed once per pair and cached.  Hosts and links can be taken down and brought
 back by faults; a connection needs both end hosts and every link on its path up.
+A link may have a bandwidth (bits per second): moving a message then takes its size
+over the narrowest link on the path, with no sharing between flows (a first-order
+model: enough to make a 50 MB message slower than a 20 kB one on a thin link).
 Randomness comes from the caller's ``random.Random`` (one named stream per use), so
 adding a host does not change other draws.
 """
@@ -11,6 +14,7 @@ adding a host does not change other draws.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from dataclasses import dataclass, field
 from enum import Enum
@@ -59,12 +63,24 @@ class Latency:
 
 @dataclass(frozen=True)
 class LinkSpec:
-    """A cable between two hosts (or routers): its one-way latency and loss."""
+    """A cable between two hosts (or routers): its one-way latency, loss and bandwidth.
+
+    ``bandwidth`` is in bits per second; None means unlimited (transfers take no time).
+    """
 
     a: str
     b: str
     latency: Latency = field(default_factory=Latency)
     loss: float = 0.0
+    bandwidth: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_bandwidth(self.a, self.b, self.bandwidth)
+
+
+def _check_bandwidth(a: str, b: str, bandwidth: float | None) -> None:
+    if bandwidth is not None and not (bandwidth > 0 and math.isfinite(bandwidth)):
+        raise ValueError(f"link {a}-{b}: bandwidth must be > 0 bits per second, got {bandwidth}")
 
 
 class Network:
@@ -80,11 +96,19 @@ class Network:
         self.graph.add_node(name)
         self._paths.clear()
 
-    def add_link(self, a: str, b: str, latency: Latency | None = None, loss: float = 0.0) -> None:
+    def add_link(
+        self,
+        a: str,
+        b: str,
+        latency: Latency | None = None,
+        loss: float = 0.0,
+        bandwidth: float | None = None,
+    ) -> None:
         if not 0.0 <= loss < 1.0:
             raise ValueError(f"link {a}-{b}: loss must be in [0, 1), got {loss}")
+        _check_bandwidth(a, b, bandwidth)
         lat = latency or Latency()
-        self.graph.add_edge(a, b, latency=lat, loss=loss, weight=lat.mean)
+        self.graph.add_edge(a, b, latency=lat, loss=loss, weight=lat.mean, bandwidth=bandwidth)
         self._paths.clear()
 
     def path(self, a: str, b: str) -> list[str]:
@@ -130,6 +154,24 @@ class Network:
             float(self.graph.edges[x, y]["latency"].sample(rng))
             for x, y in itertools.pairwise(hops)
         )
+
+    def transfer_time(self, a: str, b: str, size_bytes: int) -> float:
+        """Seconds to push ``size_bytes`` from a to b: 8 x size over the narrowest link.
+
+        The path is the one routing uses now (around what is down); links without a
+        bandwidth do not limit, so an all-unlimited path takes 0 s.  Raises Unreachable.
+        """
+        if a == b:
+            return 0.0
+        hops = self.check(a, b)
+        if size_bytes <= 0:
+            return 0.0
+        limits = [
+            float(bw)
+            for x, y in itertools.pairwise(hops)
+            if (bw := self.graph.edges[x, y].get("bandwidth")) is not None
+        ]
+        return size_bytes * 8 / min(limits) if limits else 0.0
 
     def delivers(self, a: str, b: str, rng: random.Random) -> bool:
         """Whether one packet exchange survives the links' loss probabilities."""

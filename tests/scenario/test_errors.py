@@ -41,6 +41,19 @@ def test_there_is_a_fixture_per_message() -> None:
         "yaml-syntax",
         "missing-field",
         "many-problems",
+        "bad-bandwidth",
+        "recipients-both",
+        "recipients-neither",
+        "fault-needs-down-for",
+        "fault-key-not-for-kind",
+        "fault-missing-key",
+        "fault-zone-text-and-file",
+        "fault-no-new-zone",
+        "fault-unknown-zone",
+        "fault-zone-origin",
+        "fault-zone-file-missing",
+        "certificate-fault-router",
+        "dns-fault-router",
     } <= names
 
 
@@ -91,8 +104,8 @@ def test_a_bad_override_value_is_reported_against_the_override() -> None:
     ]
     assert reported(good_text(), "sources.users.colour=blue") == [
         "--set sources.users.colour=blue: sources.users.colour: unknown key 'colour' "
-        "(expected one of: count, mta, profile, rate, recipients, sender, size, "
-        "size_distribution, start, stop)"
+        "(expected one of: bursts, count, mta, profile, rate, recipient_domains, recipients, "
+        "sender, size, size_distribution, start, stop)"
     ]
 
 

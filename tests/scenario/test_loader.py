@@ -8,6 +8,7 @@ import pytest
 
 from sim.policy.retry import EximSchedule, PostfixSchedule, TableSchedule
 from sim.scenario import ScenarioError, apply_override, load_scenario, parse_scenario
+from sim.world.engine import World
 from sim.world.network import Latency, LatencyKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,3 +138,95 @@ def test_a_main_cf_file_with_lookup_tables_is_refused_until_the_engine_can_read_
     assert problem.path == "mtas.mail.example.com.main_cf_file"
     assert "table file not found" in problem.message
     assert "lookup tables beside a main_cf_file are not supported yet" in problem.message
+
+
+NEW_FEATURES = """\
+name: features
+duration: 6h
+mtas:
+  out.sender.org: {address: 198.51.100.5}
+  mx1.example.com: {address: 192.0.2.10, domains: [example.com]}
+  mx2.example.com: {address: 192.0.2.20, domains: [example.com]}
+links:
+  - {a: out.sender.org, b: mx1.example.com, bandwidth: 10Mbit/s}
+  - {a: out.sender.org, b: mx2.example.com}
+zones:
+  example.com: {file: zones/example.com.zone, signed: true}
+  other.org: |
+    $TTL 300
+    @ MX 0 .
+sources:
+  list:
+    mta: out.sender.org
+    rate: 1/h
+    sender: news@sender.org
+    recipient_domains: {example.com: 1000, other.org: 50}
+    count: 3
+    bursts:
+      - {at: 2h, count: 500, over: 60s}
+      - {at: 4h, count: 5}
+faults:
+  - {at: 1h, zone: example.com, zone_file: zones/moved.zone}
+  - {at: 2h, zone: example.com, zone_text: "$TTL 60\\n@ MX 10 mx1\\nmx1 A 192.0.2.10\\n", \
+down_for: 30m}
+  - {at: 3h, host: mx1.example.com, kind: certificate, down_for: 1d}
+  - {at: 4h, host: mx2.example.com, certificate: wrong-name}
+  - {at: 5h, host: mx1.example.com, down_for: 10m}
+"""
+
+
+def test_bandwidth_bursts_user_counts_signed_zones_and_new_faults(tmp_path: Path) -> None:
+    from sim.world.clients import Burst
+
+    (tmp_path / "zones").mkdir()
+    zone = "$TTL 300\n@ MX 10 mx1\nmx1 A 192.0.2.10\nmx2 A 192.0.2.20\n"
+    (tmp_path / "zones" / "example.com.zone").write_text(zone)
+    (tmp_path / "zones" / "moved.zone").write_text(zone.replace("MX 10 mx1", "MX 10 mx2"))
+    (tmp_path / "s.yaml").write_text(NEW_FEATURES)
+    scenario = load_scenario(tmp_path / "s.yaml")
+    spec = scenario.to_world_spec()
+    assert [link.bandwidth for link in spec.links] == [10e6, None]
+    (source,) = spec.sources
+    assert source.recipients == ()
+    assert source.recipient_domains == (("example.com", 1000), ("other.org", 50))
+    assert source.bursts == (Burst(7200.0, 500, 60.0), Burst(14400.0, 5, 0.0))
+    assert source.count == 3
+    assert scenario.signed_zones() == ("example.com",)
+    moved, back, expired, wrong, outage = spec.faults
+    assert (moved.kind, moved.zone, moved.down_for) == ("mx_change", "example.com", None)
+    assert moved.zone_text is not None and "MX 10 mx2" in moved.zone_text
+    assert (back.kind, back.down_for) == ("mx_change", 1800.0)
+    assert (expired.kind, expired.host, expired.certificate) == (
+        "certificate",
+        "mx1.example.com",
+        "expired",  # the default
+    )
+    assert (wrong.certificate, wrong.down_for) == ("wrong-name", None)
+    assert (outage.kind, outage.down_for) == ("host", 600.0)
+    result = World(spec, seed=1).run(until=3 * 3600)  # the engine takes it all
+    assert result.summary["lost"] == 0 and result.summary["accepted"] >= 500
+
+
+def test_a_bad_new_zone_file_is_reported_with_its_own_name(tmp_path: Path) -> None:
+    (tmp_path / "moved.zone").write_text("$TTL 300\n@ MX 10 mx2\nmx2 A 192.0.2.300\n")
+    text = "name: t\nduration: 1h\nmtas:\n  mx2.example.com: {address: 192.0.2.20}\n"
+    text += "zones:\n  example.com: '$TTL 300\n\n    @ MX 10 mx2\n\n    mx2 A 192.0.2.20'\n"
+    text += "faults:\n  - {at: 1h, zone: example.com, zone_file: moved.zone}\n"
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, base_dir=tmp_path)
+    assert info.value.messages == (
+        "faults[0].zone_file: moved.zone:3: expected a valid address or value for this record type",
+    )
+
+
+def test_a_source_needs_recipients_one_way_even_from_python() -> None:
+    from pydantic import ValidationError
+
+    from sim.scenario.model import SourceModel
+
+    with pytest.raises(ValidationError, match=r"exactly one \(got neither\)"):
+        SourceModel.model_validate({"mta": "a", "rate": 1, "sender": ""})
+    model = SourceModel.model_validate(
+        {"mta": "a", "rate": "2/s", "sender": "", "recipient_domains": {"x.org": 2}}
+    )
+    assert model.build("s").recipient_domains == (("x.org", 2),)

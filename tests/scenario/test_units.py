@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.scenario import format_duration, format_rate, parse_duration, parse_rate
+from sim.scenario.units import BANDWIDTH_PATTERN, format_bandwidth, parse_bandwidth
 
 
 @pytest.mark.parametrize(
@@ -92,3 +95,45 @@ def test_duration_format_then_parse_round_trips(value: float) -> None:
 @given(st.one_of(rates, st.integers(1, 10**6).map(lambda n: n / 60)))
 def test_rate_format_then_parse_round_trips(value: float) -> None:
     assert parse_rate(format_rate(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "bits"),
+    [
+        ("10Mbit/s", 10e6),
+        ("10 Mbit/s", 10e6),
+        ("10mbit/s", 10e6),  # megabits: there are no millibits
+        ("512kbit/s", 512e3),
+        ("1.5Gbit/s", 1.5e9),
+        ("64bit/s", 64.0),
+        ("2400", 2400.0),
+        (56000, 56000.0),
+    ],
+)
+def test_bandwidths(text: object, bits: float) -> None:
+    assert parse_bandwidth(text) == bits
+    if isinstance(text, str):
+        assert re.match(BANDWIDTH_PATTERN, text)  # the JSON Schema accepts it too
+
+
+@pytest.mark.parametrize("bad", ["10MB/s", "10 Mbps", "fast", "0bit/s", "-1", 0, "", True, None])
+def test_bad_bandwidths_say_what_is_expected(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"bandwidth|bits per second"):
+        parse_bandwidth(bad)
+    if isinstance(bad, str) and bad not in ("0bit/s", ""):
+        assert not re.match(BANDWIDTH_PATTERN, bad)
+
+
+def test_bandwidths_format_with_the_largest_unit_that_reads_back() -> None:
+    assert [format_bandwidth(b) for b in (10e6, 1.5e9, 512e3, 64, 2400)] == [
+        "10Mbit/s",
+        "1.5Gbit/s",
+        "512kbit/s",
+        "64bit/s",
+        "2.4kbit/s",
+    ]
+
+
+@given(st.floats(min_value=1e-3, max_value=1e15, allow_nan=False, allow_infinity=False))
+def test_bandwidth_format_then_parse_round_trips(value: float) -> None:
+    assert parse_bandwidth(format_bandwidth(value)) == value
