@@ -10,7 +10,6 @@ message costs a handful of simpy events.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -53,12 +52,6 @@ TLS_INFO = TLSInfo(
 
 
 NO_MX_REACHABLE = Reply(451, "4.4.1", "no MX host reachable")
-
-
-@functools.cache
-def memo_label(verdict: TlsVerdict) -> str:
-    """:func:`verdict_label`, remembered per verdict (verdicts repeat)."""
-    return verdict_label(verdict)
 
 
 def verdict_label(verdict: TlsVerdict) -> str:
@@ -157,7 +150,7 @@ class Message:
 
 MEMO_LIMIT = 100_000  # remembered session outcomes per sending MTA
 
-SessionKey = tuple[str, TlsChoice, str, str, bool]
+SessionKey = tuple[str, bool, str, str, bool]  # peer, STARTTLS, sender, recipient, too big
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +201,7 @@ class Mta:
         self._sessions: dict[SessionKey, Memo] = {}
         self._dsn_overhead: dict[DsnKind, int] = {}
         self._verdicts: dict[
-            tuple[str, str], tuple[tuple[x509.Certificate, ...], TlsVerdict, float, float]
+            tuple[str, str], tuple[tuple[x509.Certificate, ...], TlsVerdict, str, float, float]
         ] = {}
 
     # -- receiving -------------------------------------------------------------------
@@ -456,13 +449,14 @@ class Mta:
         """
         now = self.env.now
         memo = self._verdicts.get((peer.name, msg.domain))
-        if memo is not None and memo[0] is peer.chain and memo[2] <= now < memo[3]:
-            verdict = memo[1]
+        if memo is not None and memo[0] is peer.chain and memo[3] <= now < memo[4]:
+            verdict, label = memo[1], memo[2]
         else:
             verdict = self.decide_tls(msg, peer)
+            label = verdict_label(verdict)
             low, high = self.world.validity_window(peer.chain, now)
-            self._verdicts[(peer.name, msg.domain)] = (peer.chain, verdict, low, high)
-        self.world.tls_counts[memo_label(verdict)] += 1
+            self._verdicts[(peer.name, msg.domain)] = (peer.chain, verdict, label, low, high)
+        self.world.tls_counts[label] += 1
         return verdict
 
     def decide_tls(self, msg: Message, peer: Mta) -> TlsVerdict:
@@ -494,7 +488,7 @@ class Mta:
             transfer = 0.0  # the check below notices the fault
         yield self.env.timeout(rtt * decided.commands + transfer + service)
         try:
-            self.world.network.check(self.name, peer.name)
+            self.world.network.route(self.name, peer.name)  # raises if an end went down
             intact = self.world.network.delivers(self.name, peer.name, self.rng)
         except Unreachable:
             intact = False
@@ -528,7 +522,8 @@ class Mta:
         as transcripts are always played.
         """
         limit = peer.server_config.message_size_limit
-        key = (peer.name, choice, msg.sender, msg.recipient, bool(limit) and msg.size > limit)
+        starttls = choice is TlsChoice.STARTTLS
+        key = (peer.name, starttls, msg.sender, msg.recipient, bool(limit) and msg.size > limit)
         memo = self._sessions.get(key) if self.world.memoize else None
         if memo is not None and not self.world.wants_kind("session" if memo.received else "failed"):
             if not memo.received:

@@ -21,7 +21,7 @@ from enum import Enum
 
 import networkx as nx
 
-__all__ = ["Latency", "LatencyKind", "LinkSpec", "Network", "Unreachable"]
+__all__ = ["Latency", "LatencyKind", "LinkSpec", "Network", "Route", "Unreachable"]
 
 
 class Unreachable(Exception):
@@ -83,18 +83,35 @@ def _check_bandwidth(a: str, b: str, bandwidth: float | None) -> None:
         raise ValueError(f"link {a}-{b}: bandwidth must be > 0 bits per second, got {bandwidth}")
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A working path and what its links add up to: latencies, losses, the narrowest
+    bandwidth (bits per second; None when no link limits)."""
+
+    hops: tuple[str, ...]
+    latencies: tuple[Latency, ...]
+    losses: tuple[float, ...]  # only the lossy links, in path order
+    bandwidth: float | None
+
+
 class Network:
     """Hosts and links; answers "how long does a round trip take, if it works at all"."""
 
     def __init__(self) -> None:
         self.graph: nx.Graph[str] = nx.Graph()
         self._paths: dict[tuple[str, str], list[str]] = {}
+        self._routes: dict[tuple[str, str], Route] = {}
         self.down_hosts: set[str] = set()
         self.down_links: set[frozenset[str]] = set()
 
+    def _forget(self) -> None:
+        """Drop cached paths and routes: the topology or what is up has changed."""
+        self._paths.clear()
+        self._routes.clear()
+
     def add_host(self, name: str) -> None:
         self.graph.add_node(name)
-        self._paths.clear()
+        self._forget()
 
     def add_link(
         self,
@@ -109,7 +126,7 @@ class Network:
         _check_bandwidth(a, b, bandwidth)
         lat = latency or Latency()
         self.graph.add_edge(a, b, latency=lat, loss=loss, weight=lat.mean, bandwidth=bandwidth)
-        self._paths.clear()
+        self._forget()
 
     def path(self, a: str, b: str) -> list[str]:
         """Hosts from a to b along the lowest mean latency over what is up (cached).
@@ -132,28 +149,40 @@ class Network:
 
     def set_host(self, name: str, up: bool) -> None:
         (self.down_hosts.discard if up else self.down_hosts.add)(name)
-        self._paths.clear()
+        self._forget()
 
     def set_link(self, a: str, b: str, up: bool) -> None:
         (self.down_links.discard if up else self.down_links.add)(frozenset((a, b)))
-        self._paths.clear()
+        self._forget()
 
     def check(self, a: str, b: str) -> list[str]:
         """The path, or Unreachable naming what is down."""
-        for host in (a, b):
-            if host in self.down_hosts:
-                raise Unreachable(f"{host} is down")
-        return self.path(a, b)
+        return list(self.route(a, b).hops)
+
+    def route(self, a: str, b: str) -> Route:
+        """The working path from a to b with its links' properties (cached like paths)."""
+        down = self.down_hosts
+        if down and (a in down or b in down):
+            raise Unreachable(f"{a if a in down else b} is down")
+        route = self._routes.get((a, b))
+        if route is None:
+            hops = tuple(self.path(a, b))
+            links = [self.graph.edges[x, y] for x, y in itertools.pairwise(hops)]
+            limits = [float(e["bandwidth"]) for e in links if e.get("bandwidth") is not None]
+            route = Route(
+                hops,
+                tuple(e["latency"] for e in links),
+                tuple(float(e["loss"]) for e in links if e["loss"]),
+                min(limits) if limits else None,
+            )
+            self._routes[(a, b)] = route
+        return route
 
     def one_way(self, a: str, b: str, rng: random.Random) -> float:
         """A one-way delay sample from a to b (raises Unreachable)."""
         if a == b:
             return 0.0
-        hops = self.check(a, b)
-        return sum(
-            float(self.graph.edges[x, y]["latency"].sample(rng))
-            for x, y in itertools.pairwise(hops)
-        )
+        return sum(latency.sample(rng) for latency in self.route(a, b).latencies)
 
     def transfer_time(self, a: str, b: str, size_bytes: int) -> float:
         """Seconds to push ``size_bytes`` from a to b: 8 x size over the narrowest link.
@@ -163,23 +192,13 @@ class Network:
         """
         if a == b:
             return 0.0
-        hops = self.check(a, b)
-        if size_bytes <= 0:
+        bandwidth = self.route(a, b).bandwidth
+        if size_bytes <= 0 or bandwidth is None:
             return 0.0
-        limits = [
-            float(bw)
-            for x, y in itertools.pairwise(hops)
-            if (bw := self.graph.edges[x, y].get("bandwidth")) is not None
-        ]
-        return size_bytes * 8 / min(limits) if limits else 0.0
+        return size_bytes * 8 / bandwidth
 
     def delivers(self, a: str, b: str, rng: random.Random) -> bool:
         """Whether one packet exchange survives the links' loss probabilities."""
         if a == b:
             return True
-        hops = self.check(a, b)
-        for x, y in itertools.pairwise(hops):
-            loss = self.graph.edges[x, y]["loss"]
-            if loss and rng.random() < loss:
-                return False
-        return True
+        return all(rng.random() >= loss for loss in self.route(a, b).losses)
