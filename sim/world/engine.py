@@ -99,6 +99,7 @@ class World:
         self.latencies = array("d")  # every delivery's latency: exact percentiles, 8 B each
         self.queue_waits: list[tuple[str, float, float]] = []
         self._wait_total, self._wait_count = 0.0, 0
+        self.suspended = 0  # deferrals without a connection: the destination was dead
         self.samples: list[tuple[float, str, int, int, int]] = []
         self.transcripts: dict[str, str] = {}
         self._transcript_kinds: Counter[str] = Counter({"session": 0, "failed": 0})
@@ -251,6 +252,7 @@ class World:
             "queue_wait_mean_s": (
                 self._wait_total / self._wait_count if self._wait_count else None
             ),
+            "suspended_deferrals": self.suspended,
             "tls": dict(sorted(self.tls_counts.items())),
             "events": self.events,
             "queue_peak": {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -33,7 +34,7 @@ from sim.policy.mx import Action, MXResult, resolve_mx
 from sim.policy.received import Protocol, TLSInfo
 from sim.policy.relay import ClientFacts, RelayPolicy
 from sim.policy.replies import R250_OK, Reply
-from sim.policy.retry import Outcome
+from sim.policy.retry import Outcome, Stage
 from sim.policy.retry_schedules import GiveUp, History, PostfixSchedule, Schedule, WarnDelayed
 from sim.policy.tls import ConnectionFacts, Handshake, StartTls, TlsPolicy, decide
 from sim.policy.tls import Level as TlsLevel
@@ -43,6 +44,7 @@ from sim.policy.trace import HopFacts, build_received
 from sim.smtp.client import ClientDialogue, TlsChoice
 from sim.smtp.pair import converse
 from sim.smtp.server import MessageReceived, ServerConfig, ServerDialogue
+from sim.world.destinations import Destination, suspended_reply
 from sim.world.dns import Resolver
 from sim.world.network import Unreachable
 
@@ -80,6 +82,7 @@ class MtaSpec:
     smtpd_slots: int = 100
     delivery_slots: int = 20
     destination_concurrency: int = 20  # Postfix default_destination_concurrency_limit
+    initial_destination_concurrency: int = 5  # Postfix's slow start window
     service_time: float = 0.0
     retry: Schedule = field(default_factory=PostfixSchedule)
     relayhost: str | None = None
@@ -148,6 +151,19 @@ class Message:
         ).encode()
 
 
+MX_SESSION_LIMIT = 2  # Postfix smtp_mx_session_limit: sessions that passed the handshake
+HANDSHAKE = (Stage.CONNECT, Stage.EHLO)  # failures here send smtp(8) to the next host
+SessionResult = tuple[Outcome, Reply, Stage]
+
+
+class SiteFeedback(Enum):
+    """What an attempt tells the queue manager about the destination as a whole."""
+
+    ANSWERED = "answered"  # some server got through the handshake
+    FAILED = "failed"  # none did, or DNS failed temporarily
+    NONE = "none"  # nothing to learn (a permanent DNS answer, a null MX)
+
+
 MEMO_LIMIT = 100_000  # remembered session outcomes per sending MTA
 
 SessionKey = tuple[str, bool, str, str, bool]  # peer, STARTTLS, sender, recipient, too big
@@ -162,6 +178,7 @@ class Memo:
     tls: bool
     outcome: Outcome
     reply: Reply
+    stage: Stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +190,7 @@ class Decided:
     reply: Reply
     queue_id: str | None  # set when the peer took the message
     tls: bool
+    stage: Stage = Stage.DOT  # the step whose reply decided
 
 
 class Mta:
@@ -194,7 +212,7 @@ class Mta:
         self.server_config = ServerConfig.from_policy(self.policy)
         self.queue_ids = (f"{n:010X}" for n in itertools.count(1))  # per host, like Postfix
         self.resolver = Resolver(world.zones)
-        self._destinations: dict[str, simpy.Resource] = {}
+        self._destinations: dict[str, Destination] = {}
         self._mx_cache: dict[str, tuple[MXResult, float]] = {}
         self.tls_policy = TlsPolicy(TlsLevel.from_text(spec.tls_level))
         self.chain, self.trusted = world.certificate_for(spec)
@@ -222,8 +240,8 @@ class Mta:
         self.env.process(self.deliver(msg))
 
     def serve(
-        self, session: Generator[simpy.Event, Any, tuple[Outcome, Reply] | None]
-    ) -> Generator[simpy.Event, Any, tuple[Outcome, Reply] | None]:
+        self, session: Generator[simpy.Event, Any, SessionResult | None]
+    ) -> Generator[simpy.Event, Any, SessionResult | None]:
         """Run an inbound session in one of our ``smtpd_slots`` (waiting for one if full).
 
         When the slots cannot all be busy (see :attr:`inbound_limited`) the session
@@ -251,19 +269,30 @@ class Mta:
         arrival, history = self.env.now, None  # a History only once an attempt fails
         while True:
             enqueued = self.env.now
-            destination = self.destination_slots(msg.domain)
-            per_domain = None if destination is None else destination.request()
-            if per_domain is not None:
-                yield per_domain  # ask for a global slot only once the destination has room
-            slot = self.slots.request()
-            yield slot
-            try:
-                self.world.queue_wait(self.name, msg.msg_id, enqueued, self.env.now - enqueued)
-                outcome, reply = yield from self.attempt(msg)
-            finally:
-                self.slots.release(slot)
-                if destination is not None and per_domain is not None:
-                    destination.release(per_domain)
+            destination = self.destination(self.spec.relayhost or msg.domain)
+            dead = destination.suspended()
+            if dead is None:
+                ticket = destination.acquire()
+                if ticket is not None:
+                    dead = yield ticket  # a session to this destination, or its death
+            if dead is not None:
+                # Postfix error(8): deferred without a connection while the site is dead.
+                outcome, reply = Outcome.TEMPORARY, suspended_reply(dead)
+                self.world.suspended += 1
+            else:
+                slot = self.slots.request()
+                yield slot
+                try:
+                    self.world.queue_wait(self.name, msg.msg_id, enqueued, self.env.now - enqueued)
+                    outcome, reply, site = yield from self.attempt(msg)
+                finally:
+                    self.slots.release(slot)
+                    destination.release()
+                if site is SiteFeedback.FAILED:
+                    if destination.failed(reply):
+                        self.world.log("destination_dead", self.name, msg.msg_id, reply.line())
+                elif site is SiteFeedback.ANSWERED:
+                    destination.succeeded()
             if outcome is Outcome.SUCCESS:
                 self.held.discard(msg.msg_id)
                 return
@@ -352,18 +381,18 @@ class Mta:
         self.accept(dsn)
         return None
 
-    def destination_slots(self, domain: str) -> simpy.Resource | None:
-        """Postfix ``default_destination_concurrency_limit``: sessions per destination.
-
-        None when the limit cannot bind (it is at least the MTA's delivery slots).
-        """
-        if self.spec.destination_concurrency >= self.spec.delivery_slots:
-            return None
-        slots = self._destinations.get(domain)
-        if slots is None:
-            slots = simpy.Resource(self.env, capacity=self.spec.destination_concurrency)
-            self._destinations[domain] = slots
-        return slots
+    def destination(self, nexthop: str) -> Destination:
+        """The queue manager's state for one next hop (its domain, or the relayhost)."""
+        state = self._destinations.get(nexthop)
+        if state is None:
+            state = Destination(
+                self.env,
+                limit=self.spec.destination_concurrency,
+                initial=self.spec.initial_destination_concurrency,
+                suspend_for=float(getattr(self.spec.retry, "minimal_backoff_time", 300.0)),
+            )
+            self._destinations[nexthop] = state
+        return state
 
     # -- one delivery attempt --------------------------------------------------------
 
@@ -394,13 +423,24 @@ class Mta:
         fallback = Reply(451 if outcome is Outcome.TEMPORARY else 550, None, result.outcome.value)
         return [], outcome, result.reply or fallback
 
-    def attempt(self, msg: Message) -> Generator[simpy.Event, Any, tuple[Outcome, Reply]]:
+    def attempt(
+        self, msg: Message
+    ) -> Generator[simpy.Event, Any, tuple[Outcome, Reply, SiteFeedback]]:
+        """One delivery attempt over the next hops, as Postfix's smtp(8) makes it.
+
+        A host that cannot be reached, that the TLS policy refuses, or whose greeting
+        or EHLO fails passes the message to the next host; so does a temporary failure
+        in the mail transaction while fewer than ``smtp_mx_session_limit`` (2)
+        sessions got through the handshake.  The feedback tells the queue manager
+        whether the site answered at all.
+        """
         world = self.world
         world.ledger.attempt(msg.msg_id)
         hosts, outcome, reply = self.next_hops(msg)
         if not hosts:
-            return outcome, reply
-        last = NO_MX_REACHABLE
+            site = SiteFeedback.FAILED if outcome is Outcome.TEMPORARY else SiteFeedback.NONE
+            return outcome, reply, site
+        last, sessions = NO_MX_REACHABLE, 0
         for host in hosts:
             peer = world.mta_named(host)
             try:
@@ -419,10 +459,21 @@ class Mta:
                 last = Reply(451, verdict.status or "4.7.5", verdict.reason)
                 continue
             result = yield from peer.serve(self.session(msg, peer, 2 * one_way, verdict))
-            if result is not None:
-                return result
-            last = Reply(421, "4.4.2", f"lost connection with {host}")
-        return Outcome.TEMPORARY, last
+            if result is None:
+                last = Reply(421, "4.4.2", f"lost connection with {host}")
+                continue
+            outcome, reply, stage = result
+            if stage in HANDSHAKE and outcome is not Outcome.SUCCESS:
+                last = reply  # the greeting or EHLO failed: this host does not count
+                continue
+            sessions += 1
+            if outcome is Outcome.TEMPORARY and sessions < MX_SESSION_LIMIT:
+                last = reply  # a soft error from a server that is not the last one
+                continue
+            return outcome, reply, SiteFeedback.ANSWERED
+        if sessions:
+            return Outcome.TEMPORARY, last, SiteFeedback.ANSWERED
+        return Outcome.TEMPORARY, last, SiteFeedback.FAILED
 
     def record_transcript(self, msg: Message, peer: Mta, lines: list[str], rtt: float) -> None:
         """A swaks-like transcript with simulated times, for the first sessions of a run."""
@@ -475,7 +526,7 @@ class Mta:
 
     def session(
         self, msg: Message, peer: Mta, rtt: float, verdict: TlsVerdict
-    ) -> Generator[simpy.Event, Any, tuple[Outcome, Reply] | None]:
+    ) -> Generator[simpy.Event, Any, tuple[Outcome, Reply, Stage] | None]:
         """One SMTP session with ``peer``; None when the peer went down meanwhile."""
         choice = TlsChoice.STARTTLS if verdict.outcome is TlsOutcome.TLS else TlsChoice.PLAINTEXT
         decided = self.dialogue(msg, peer, choice, rtt)
@@ -495,7 +546,7 @@ class Mta:
         if not intact:
             return None  # a fault or packet loss cut the session: nothing was handed over
         if decided.queue_id is None:
-            return decided.outcome, decided.reply
+            return decided.outcome, decided.reply, decided.stage
         self.world.log("relayed", self.name, msg.msg_id, f"to {peer.name}")
         if self.world.trace_headers:
             hop = HopFacts(
@@ -510,7 +561,7 @@ class Mta:
             )
             msg.headers.insert(0, build_received(hop, self.world.clock(self.env.now)))
         peer.accept(msg)
-        return Outcome.SUCCESS, decided.reply
+        return Outcome.SUCCESS, decided.reply, Stage.DOT
 
     def dialogue(self, msg: Message, peer: Mta, choice: TlsChoice, rtt: float) -> Decided:
         """The session's SMTP dialogue, played through sim.smtp or replayed from the memo.
@@ -527,7 +578,7 @@ class Mta:
         memo = self._sessions.get(key) if self.world.memoize else None
         if memo is not None and not self.world.wants_kind("session" if memo.received else "failed"):
             if not memo.received:
-                return Decided(memo.commands, memo.outcome, memo.reply, None, memo.tls)
+                return Decided(memo.commands, memo.outcome, memo.reply, None, memo.tls, memo.stage)
             queue_id = next(peer.queue_ids)
             reply = Reply(250, "2.0.0", f"Ok: queued as {queue_id}")
             return Decided(memo.commands, Outcome.SUCCESS, reply, queue_id, memo.tls)
@@ -553,10 +604,11 @@ class Mta:
         if received:
             got = received[0]
             if result.reply == Reply(250, "2.0.0", f"Ok: queued as {got.queue_id}"):
-                self.remember(key, Memo(commands, True, got.tls, Outcome.SUCCESS, result.reply))
+                memo = Memo(commands, True, got.tls, Outcome.SUCCESS, result.reply, Stage.DOT)
+                self.remember(key, memo)
             return Decided(commands, Outcome.SUCCESS, result.reply, got.queue_id, got.tls)
-        self.remember(key, Memo(commands, False, False, result.outcome, result.reply))
-        return Decided(commands, result.outcome, result.reply, None, False)
+        self.remember(key, Memo(commands, False, False, result.outcome, result.reply, result.stage))
+        return Decided(commands, result.outcome, result.reply, None, False, result.stage)
 
     def remember(self, key: SessionKey, memo: Memo) -> None:
         if len(self._sessions) >= MEMO_LIMIT:

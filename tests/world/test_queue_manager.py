@@ -1,0 +1,141 @@
+"""The queue manager behaves like Postfix's: slow start, dead sites, backup servers.
+
+References: Postfix 3.7 ``qmgr_queue.c`` (feedback 1, failed cohort limit 1, initial
+destination concurrency 5), ``smtp_trouble.c`` (a soft error from a server that is not
+the final one keeps the recipient for the next server), postfix-queue-observed.md.
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from sim.policy.replies import Reply
+from sim.policy.retry_schedules import PostfixSchedule
+from sim.world.destinations import Destination, suspended_reply
+from sim.world.engine import FaultSpec, SourceSpec, World, WorldSpec
+from sim.world.mta import MtaSpec
+from sim.world.network import Latency, LinkSpec
+
+ONE_MX = "$ORIGIN example.com.\n$TTL 300\n@ MX 10 mx1\nmx1 A 192.0.2.10\n"
+REFUSED = Reply(451, "4.4.1", "connect to mx.example.com: mx.example.com is down")
+
+ZONE = """$ORIGIN example.com.
+$TTL 300
+@ IN MX 10 mx1.example.com.
+@ IN MX 20 mx2.example.com.
+mx1 IN A 192.0.2.10
+mx2 IN A 192.0.2.20
+"""
+
+
+def test_three_site_failures_in_a_row_kill_a_fresh_destination() -> None:
+    env = simpy.Environment()
+    site = Destination(env, limit=20, suspend_for=60.0)
+    assert site.window == 5
+    assert not site.failed(REFUSED)  # 1/5
+    assert site.window == 3  # the negative feedback cycle starts by two
+    assert not site.failed(REFUSED)  # + 1/3
+    assert site.window == 2
+    assert site.failed(REFUSED)  # + 1/2 >= 1: dead
+    assert site.suspended() == REFUSED
+    env.run(until=59.0)
+    assert site.suspended() == REFUSED
+    env.run(until=60.0)
+    assert site.suspended() is None  # back after minimal_backoff_time, with a new window
+    assert site.window == 5 and site.fail_cohorts == 0.0
+
+
+def test_a_success_clears_the_failure_count_and_widens_the_window() -> None:
+    site = Destination(simpy.Environment(), limit=7)
+    site.failed(REFUSED)
+    site.failed(REFUSED)
+    site.succeeded()
+    assert site.fail_cohorts == 0.0 and site.window == 3
+    for _ in range(10):
+        site.succeeded()
+    assert site.window == 5  # at most the sessions in use (none) + the initial 5
+    site.busy = 4
+    for _ in range(10):
+        site.succeeded()
+    assert site.window == 7  # never beyond the destination limit
+
+
+def test_waiting_messages_are_deferred_when_the_site_dies() -> None:
+    env = simpy.Environment()
+    site = Destination(env, limit=20, initial=1)
+    assert site.acquire() is None  # the one session allowed
+    waiting = site.acquire()
+    assert waiting is not None
+    site.failed(REFUSED)  # 1/1: dead at once
+    env.run()
+    assert waiting.value == REFUSED
+    text = suspended_reply(REFUSED).line()
+    assert text == "451 4.4.1 delivery temporarily suspended: connect to mx.example.com: " + (
+        "mx.example.com is down"
+    )
+
+
+def one_mx_world(rate: float = 0.5) -> WorldSpec:
+    retry = PostfixSchedule(minimal_backoff_time=60, maximal_backoff_time=240, queue_run_delay=60)
+    return WorldSpec(
+        mtas=(
+            MtaSpec("out.sender.org", "198.51.100.5", retry=retry, connect_timeout=2.0),
+            MtaSpec("mx1.example.com", "192.0.2.10", domains=("example.com",)),
+        ),
+        links=(LinkSpec("out.sender.org", "mx1.example.com", Latency(0.01)),),
+        zones=(("example.com.zone", ONE_MX),),
+        sources=(SourceSpec("u", "out.sender.org", rate, "a@sender.org", ("b@example.com",)),),
+        faults=(FaultSpec(0.0, "mx1.example.com", 1800.0),),
+        sample_every=60,
+    )
+
+
+def test_a_dead_destination_defers_without_connecting_until_it_revives() -> None:
+    result = World(one_mx_world(), seed=4).run(until=3 * 3600)
+    s, events = result.summary, result.events
+    tried = int((events.kind == "connect_failed").sum())
+    assert s["suspended_deferrals"] > 3 * tried > 0  # most deferrals never connect
+    assert (events.kind == "destination_dead").sum() >= 10  # dead again after each probe
+    suspended = events[events.detail.str.contains("delivery temporarily suspended", na=False)]
+    assert len(suspended) == s["suspended_deferrals"]
+    assert set(suspended.kind) == {"deferred"}
+    # Once mx1 is back (t = 1800 s) the next probe succeeds and everything drains.
+    assert s["delivered"] == s["accepted"] - s["queued_at_end"] > 0
+    delivered = events[(events.kind == "delivered")]
+    assert delivered.t.min() >= 1800.0
+
+
+def test_a_soft_error_from_the_primary_sends_the_message_to_the_backup_at_once() -> None:
+    """A greylisting primary (450 at RCPT) is not the last MX: smtp(8) goes on to the
+    backup in the same attempt, which is why greylisting only on the primary leaks."""
+    greylisting = "\n".join(
+        [
+            "myhostname = mx1.example.com",
+            "mydestination = example.com",
+            "local_recipient_maps =",
+            "smtpd_recipient_restrictions = defer",
+        ]
+    )
+    mtas = (
+        MtaSpec("out.sender.org", "198.51.100.5"),
+        MtaSpec("mx1.example.com", "192.0.2.10", domains=("example.com",), main_cf=greylisting),
+        MtaSpec("mx2.example.com", "192.0.2.20", relay_domains=("example.com",)),
+    )
+    spec = WorldSpec(
+        mtas=mtas,
+        links=tuple(LinkSpec(m.name, "core", Latency(0.01)) for m in mtas),
+        zones=(("example.com.zone", ZONE),),
+        sources=(
+            SourceSpec("u", "out.sender.org", 0.01, "a@sender.org", ("b@example.com",), count=3),
+        ),
+    )
+    events = World(spec, seed=1).run(until=1800).events
+    relayed = events[events.kind == "relayed"]
+    assert list(relayed.detail) == ["to mx2.example.com"] * 3
+    first = events[events.msg_id == 1]
+    assert list(first.kind[:4]) == ["injected", "accepted", "relayed", "accepted"]
+    # The backup's only way on is the primary: its own attempts are the final server's.
+    backup = events[(events.host == "mx2.example.com") & (events.kind == "deferred")]
+    assert set(backup.detail) == {
+        "450 4.3.2 <b@example.com>: Recipient address rejected: Try again later"
+    }
