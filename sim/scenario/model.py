@@ -174,6 +174,11 @@ class MtaModel(_Model):
     destination_concurrency: int = Field(
         default=20, ge=1, description="concurrent deliveries to one destination domain"
     )
+    initial_destination_concurrency: int = Field(
+        default=5,
+        ge=1,
+        description="slow start: sessions to a new or revived destination before feedback",
+    )
     service_time: Duration = Field(
         default=0.0, description="mean processing time per received message (exponential)"
     )
@@ -473,6 +478,7 @@ class Scenario(_Model):
             smtpd_slots=mta.smtpd_slots,
             delivery_slots=mta.delivery_slots,
             destination_concurrency=mta.destination_concurrency,
+            initial_destination_concurrency=mta.initial_destination_concurrency,
             service_time=mta.service_time,
             retry=mta.retry.build(),
             relayhost=mta.relayhost,
