@@ -98,6 +98,28 @@ def check_sections(data: Mapping[str, Any], base_dir: Path) -> Found:
             found += _check_fault(("faults", i), fault, hosts, links)
             found += _check_fault_kind(("faults", i), fault, hosts, mta_names, zones, base_dir)
     found += _check_zones(zones, base_dir)
+    for name, service in _section(data, "services", dict).items():
+        if isinstance(service, dict):
+            found += _check_service(("services", str(name)), str(name), service, mta_names)
+    return found
+
+
+def _check_service(loc: Loc, name: str, service: dict[str, Any], mta_names: set[str]) -> Found:
+    found: Found = []
+    if name.rstrip(".").lower() in {m.lower() for m in mta_names}:
+        found.append((loc, f"{name!r} is already an MTA (a service needs a name of its own)"))
+    members = service.get("members")
+    if isinstance(members, list):
+        for i, member in enumerate(members):
+            if isinstance(member, str) and member not in mta_names:
+                found.append(
+                    (
+                        (*loc, "members", i),
+                        f"unknown MTA {member!r} (expected one of: {_names(mta_names)})",
+                    )
+                )
+        if len({str(m) for m in members}) != len(members):
+            found.append(((*loc, "members"), "a member is listed twice"))
     return found
 
 

@@ -44,6 +44,7 @@ from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, WorldSpec
 from sim.world.faults import infer_kind
 from sim.world.mta import MtaSpec
 from sim.world.network import Latency, LatencyKind
+from sim.world.services import ServiceSpec
 
 __all__ = [
     "Bandwidth",
@@ -384,6 +385,21 @@ class FaultModel(_Model):
         )
 
 
+class ServiceModel(_Model):
+    """Several MTAs behind one name (what an MX record or a relayhost points at)."""
+
+    members: list[str] = Field(min_length=1, description="the MTAs behind the name")
+    mode: Literal["failover", "balance"] = Field(
+        default="failover",
+        description="failover: the first member up answers (a cluster's floating address); "
+        "balance: round-robin over the members up (a load balancer)",
+    )
+    shared_queue: bool = Field(
+        default=False,
+        description="the members share one queue: a live member delivers what a dead one held",
+    )
+
+
 class Scenario(_Model):
     """A whole scenario file: hosts, wiring, DNS, traffic and faults."""
 
@@ -402,6 +418,10 @@ class Scenario(_Model):
     )
     sources: dict[str, SourceModel] = Field(default_factory=dict, description="traffic sources")
     faults: list[FaultModel] = Field(default_factory=list, description="the fault timeline")
+    services: dict[str, ServiceModel] = Field(
+        default_factory=dict,
+        description="names standing for several MTAs: failover clusters, load-balanced pools",
+    )
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source_path: Path | None = PrivateAttr(default=None)
@@ -502,6 +522,10 @@ class Scenario(_Model):
             faults=tuple(self.fault_spec(f) for f in self.faults),
             sample_every=self.sample_every,
             signed_zones=self.signed_zones(),
+            services=tuple(
+                ServiceSpec(name, tuple(s.members), s.mode, s.shared_queue)
+                for name, s in self.services.items()
+            ),
         )
 
     def summary(self) -> str:

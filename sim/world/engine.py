@@ -30,6 +30,7 @@ from sim.world.faults import FaultSpec, run_fault
 from sim.world.ledger import Ledger
 from sim.world.mta import Message, Mta, MtaSpec
 from sim.world.network import LinkSpec, Network
+from sim.world.services import ServiceSpec
 
 __all__ = ["FaultSpec", "LinkSpec", "RunResult", "SourceSpec", "World", "WorldSpec"]
 
@@ -49,6 +50,7 @@ class WorldSpec:
     sample_every: float = 60.0
     trace_headers: bool = True
     signed_zones: tuple[str, ...] = ()  # origins whose answers are DNSSEC-validated
+    services: tuple[ServiceSpec, ...] = ()  # names that stand for several MTAs
 
     def expected_messages(self, until: float) -> float:
         """About how many messages the sources submit in ``until`` seconds (no DSNs)."""
@@ -115,12 +117,20 @@ class World:
         )
         self.mtas: dict[str, Mta] = {}
         self._by_name: dict[str, Mta] = {}
+        self._services = {s.name.rstrip(".").lower(): s for s in spec.services}
+        self._turns: dict[str, int] = {}
         for mta_spec in spec.mtas:
             self.network.add_host(mta_spec.name)
         for link in spec.links:
             self.network.add_link(link.a, link.b, link.latency, link.loss, link.bandwidth)
         for mta_spec in spec.mtas:
             self.mtas[mta_spec.name.lower()] = Mta(self, mta_spec)
+        for service in spec.services:
+            if service.name.rstrip(".").lower() in self.mtas:
+                raise ValueError(f"service {service.name}: the name is already an MTA's")
+            for member in service.members:
+                if member.lower() not in self.mtas:
+                    raise ValueError(f"service {service.name}: unknown member {member!r}")
         clients = sum(m.delivery_slots for m in spec.mtas)  # all outbound sessions at once
         for mta in self.mtas.values():
             mta.inbound_limited = mta.spec.smtpd_slots < clients
@@ -199,13 +209,50 @@ class World:
         return low, high
 
     def mta_named(self, host: str) -> Mta | None:
-        """The MTA a host name (as in an MX record: any case, trailing dot) refers to."""
+        """The MTA a host name (as in an MX record: any case, trailing dot) refers to.
+
+        A service name gives one of its members: the first one up (failover) or the
+        next one up in turn (balance).
+        """
+        if self._services:
+            service = self._services.get(host.rstrip(".").lower())
+            if service is not None:
+                return self.member_for(service)
         mta = self._by_name.get(host)
         if mta is None:
             mta = self.mtas.get(host.rstrip(".").lower())
             if mta is not None:
                 self._by_name[host] = mta
         return mta
+
+    def member_for(self, service: ServiceSpec) -> Mta:
+        """The member a connection to ``service`` reaches now."""
+        members = [self.mtas[m.lower()] for m in service.members]
+        up = [m for m in members if m.up]
+        if not up:
+            return members[0]  # nobody answers: the connection fails on the first
+        if service.mode == "failover":
+            return up[0]
+        turn = self._turns.get(service.name, 0)
+        self._turns[service.name] = turn + 1
+        return up[turn % len(up)]
+
+    def queue_partner(self, mta: Mta) -> Mta | None:
+        """A live member sharing ``mta``'s queue (a shared-queue service), if any."""
+        for service in self.spec.services:
+            if service.shared_queue and mta.name in service.members:
+                for name in service.members:
+                    other = self.mtas[name.lower()]
+                    if other is not mta and other.up:
+                        return other
+        return None
+
+    def set_host(self, name: str, up: bool) -> None:
+        """A host goes down or comes back: the network and, for an MTA, its queue."""
+        self.network.set_host(name, up)
+        mta = self.mtas.get(name.lower())
+        if mta is not None:
+            mta.set_up(up)
 
     def keeps(self, msg_id: int) -> bool:
         """Whether this message's events and ledger row are kept (see ``events``)."""

@@ -157,7 +157,7 @@ def _set(world: World, fault: FaultSpec, *, up: bool) -> None:
         resolver = world.mtas[fault.host.lower()].resolver
         resolver.failing = None if up else AnswerKind.from_text(fault.dns)
     elif fault.peer is None:
-        world.network.set_host(fault.host, up)
+        world.set_host(fault.host, up)
     else:
         world.network.set_link(fault.host, fault.peer, up)
 

@@ -204,6 +204,8 @@ class Mta:
         self.policy = RelayPolicy.from_text(spec.policy_text())
         self.smtpd = simpy.Resource(self.env, capacity=spec.smtpd_slots)
         self.inbound_limited = True  # the world clears it when smtpd_slots cannot fill up
+        self.up = True
+        self._revival: simpy.Event | None = None
         self.unqueued_sessions = 0
         self.slots = simpy.Resource(self.env, capacity=spec.delivery_slots)
         self.held: set[int] = set()
@@ -257,6 +259,19 @@ class Mta:
             yield slot
             return (yield from session)
 
+    def set_up(self, up: bool) -> None:
+        """The host went down (its queue stops) or came back (its queue runs again)."""
+        self.up = up
+        if up and self._revival is not None:
+            self._revival.succeed()
+            self._revival = None
+
+    def revived(self) -> simpy.Event:
+        """An event that fires when this host is up again."""
+        if self._revival is None:
+            self._revival = self.env.event()
+        return self._revival
+
     @property
     def inbound_sessions(self) -> int:
         """SMTP sessions this MTA is serving now."""
@@ -264,10 +279,27 @@ class Mta:
 
     # -- the queue manager -----------------------------------------------------------
 
-    def deliver(self, msg: Message) -> Generator[simpy.Event, Any, None]:
-        """Try until delivered, bounced or expired, as the retry schedule says."""
-        arrival, history = self.env.now, None  # a History only once an attempt fails
+    def deliver(
+        self, msg: Message, arrival: float | None = None, history: History | None = None
+    ) -> Generator[simpy.Event, Any, None]:
+        """Try until delivered, bounced or expired, as the retry schedule says.
+
+        While this host is down its queue stands still, unless a cluster member that
+        shares the queue is up: that member carries on with the message (``arrival``
+        and ``history`` go with it).
+        """
+        if arrival is None:
+            arrival = self.env.now  # a History only once an attempt fails
         while True:
+            if not self.up:
+                partner = self.world.queue_partner(self)
+                if partner is not None:
+                    self.held.discard(msg.msg_id)
+                    partner.held.add(msg.msg_id)
+                    self.world.log("taken_over", partner.name, msg.msg_id, f"from {self.name}")
+                    self.env.process(partner.deliver(msg, arrival, history))
+                    return
+                yield self.revived()
             enqueued = self.env.now
             destination = self.destination(self.spec.relayhost or msg.domain)
             dead = destination.suspended()
