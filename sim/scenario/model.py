@@ -543,6 +543,7 @@ class Scenario(_Model):
             n(len(self.zones), "zone"),
             n(len(self.sources), "source"),
             n(len(self.faults), "fault"),
+            *([n(len(self.services), "service")] if self.services else []),
             format_duration(self.duration),
         ]
         return ", ".join(parts)
