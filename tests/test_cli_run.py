@@ -153,3 +153,31 @@ def test_plot_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as exc:
         main(["plot", str(tmp_path), "--kind", "pie"])
     assert exc.value.code == 2
+
+
+def test_events_sample_keeps_every_hundredth_message_and_the_same_counts(
+    failover_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["run", str(FAILOVER), *SHORT, "--seed", "7", "--no-plots", "--out", str(tmp_path)]
+    assert main([*args, "--events", "sample"]) == 0
+    sampled = json.loads((tmp_path / "summary.json").read_text())
+    full = json.loads((failover_dir / "summary.json").read_text())
+    assert sampled.pop("events") == "sample" and full.pop("events") == "all"
+    assert sampled == full
+    messages = pd.read_csv(tmp_path / "messages.csv")
+    assert len(messages) and set(messages.msg_id % 100) == {0}
+    assert capsys.readouterr().err == ""  # asked for explicitly: no note
+
+
+def test_events_auto_samples_a_huge_run_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the limit lowered to 100 messages, 700 expected ones are sampled, with a note."""
+    monkeypatch.setattr("sim.commands.run.AUTO_ALL_LIMIT", 100)
+    args = ["run", str(CAPACITY), "--until", "200s", "--no-plots", "--json"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["events"] == "sample"
+    assert captured.err.startswith("relaysim: about 700 messages expected: keeping the events")
+    assert main([*args, "--out", str(tmp_path), "--events", "all"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == "all"

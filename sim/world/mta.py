@@ -132,6 +132,7 @@ class Message:
     headers: list[str] = field(default_factory=list)
     data: bytes | None = None
     build: Callable[[], bytes] | None = None  # makes ``data`` when first asked for
+    hops: int = 0  # SMTP hand-overs so far (Postfix counts them as Received headers)
     domain: str = field(init=False)  # the recipient's domain, lower case
 
     def __post_init__(self) -> None:
@@ -151,6 +152,8 @@ class Message:
         ).encode()
 
 
+HOPCOUNT_LIMIT = 50  # Postfix hopcount_limit: Received headers before "too many hops"
+TOO_MANY_HOPS = Reply(554, "5.4.0", "Error: too many hops")
 MX_SESSION_LIMIT = 2  # Postfix smtp_mx_session_limit: sessions that passed the handshake
 HANDSHAKE = (Stage.CONNECT, Stage.EHLO)  # failures here send smtp(8) to the next host
 SessionResult = tuple[Outcome, Reply, Stage]
@@ -475,6 +478,10 @@ class Mta:
         last, sessions = NO_MX_REACHABLE, 0
         for host in hosts:
             peer = world.mta_named(host)
+            if peer is self:
+                # Postfix smtp(8): the server greets with our own name.
+                text = f"mail for {msg.domain} loops back to myself"
+                return Outcome.PERMANENT, Reply(554, "5.4.6", text), SiteFeedback.NONE
             try:
                 if peer is None:
                     raise Unreachable(f"{host}: no such server")
@@ -579,6 +586,10 @@ class Mta:
             return None  # a fault or packet loss cut the session: nothing was handed over
         if decided.queue_id is None:
             return decided.outcome, decided.reply, decided.stage
+        if msg.hops >= HOPCOUNT_LIMIT:
+            # Postfix cleanup(8) counts Received headers: a relay loop ends here.
+            return Outcome.PERMANENT, TOO_MANY_HOPS, Stage.DOT
+        msg.hops += 1
         self.world.log("relayed", self.name, msg.msg_id, f"to {peer.name}")
         if self.world.trace_headers:
             hop = HopFacts(

@@ -9,6 +9,7 @@ from sim.policy.retry_schedules import PostfixSchedule
 from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, World, WorldSpec
 from sim.world.mta import MtaSpec
 from sim.world.network import Latency, LatencyKind
+from sim.world.services import ServiceSpec
 
 DOMAINS = ("a.example", "b.example", "c.example")
 
@@ -36,6 +37,7 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
         )
     ]
     zones = []
+    services: list[ServiceSpec] = []
     links = [LinkSpec("out.sender.org", "core", Latency(0.01, LatencyKind.EXPONENTIAL))]
     for d_index, domain in enumerate(DOMAINS):
         hosts = []
@@ -55,7 +57,19 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
             )
             links.append(LinkSpec(name, "core", Latency(0.005), loss=0.0))
             hosts.append((10 * (h + 1), name))
-        if hosts or draw(st.booleans()):
+        if len(hosts) == 2 and draw(st.booleans()):
+            # Both servers behind one name: a cluster (maybe sharing its queue) or a pool.
+            pool = f"pool.{domain}"
+            services.append(
+                ServiceSpec(
+                    pool,
+                    tuple(h for _, h in hosts),
+                    draw(st.sampled_from(["failover", "balance"])),
+                    draw(st.booleans()),
+                )
+            )
+            zones.append(zone(domain, [(10, pool)]))
+        elif hosts or draw(st.booleans()):
             zones.append(zone(domain, hosts))
     names = [m.name for m in mtas]
     faults = tuple(
@@ -73,7 +87,15 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
         ),
         SourceSpec("bounces", "out.sender.org", 0.01, "", recipients),
     )
-    return WorldSpec(tuple(mtas), tuple(links), tuple(zones), sources, faults, sample_every=600)
+    return WorldSpec(
+        tuple(mtas),
+        tuple(links),
+        tuple(zones),
+        sources,
+        faults,
+        sample_every=600,
+        services=tuple(services),
+    )
 
 
 @settings(

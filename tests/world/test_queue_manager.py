@@ -139,3 +139,51 @@ def test_a_soft_error_from_the_primary_sends_the_message_to_the_backup_at_once()
     assert set(backup.detail) == {
         "450 4.3.2 <b@example.com>: Recipient address rejected: Try again later"
     }
+
+
+def test_a_relay_loop_bounces_after_the_hop_count_limit() -> None:
+    """Two relays that each send example.com to the other: Postfix's hopcount_limit (50
+    Received headers) ends the loop with a bounce instead of circling forever."""
+    mtas = (
+        MtaSpec("out.sender.org", "198.51.100.5", domains=("sender.org",), relayhost="a.net"),
+        MtaSpec("a.net", "192.0.2.1", relay_domains=("example.com",), relayhost="b.net"),
+        MtaSpec("b.net", "192.0.2.2", relay_domains=("example.com",), relayhost="a.net"),
+    )
+    spec = WorldSpec(
+        mtas=mtas,
+        links=tuple(LinkSpec(m.name, "core", Latency(0.001)) for m in mtas),
+        sources=(
+            SourceSpec("u", "out.sender.org", 1.0, "x@sender.org", ("y@example.com",), count=1),
+        ),
+    )
+    result = World(spec, seed=1).run(until=600)
+    s = result.summary
+    # The DSN to x@sender.org goes the same relays, which do not relay sender.org: it
+    # bounces too, and a bounce of a bounce is dropped.
+    assert s["dsn_sent"] == 1 and s["dsn_suppressed"] == 1 and s["lost"] == 0
+    (entry,) = result.messages[result.messages.msg_id == 1].itertuples()
+    assert entry.reply == "554 5.4.0 Error: too many hops" and entry.hops == 51
+
+
+def test_a_pool_member_that_would_relay_to_itself_bounces_the_mail() -> None:
+    """A backup in a pool forwarding to the pool's own name reaches itself: Postfix
+    sees its own greeting and bounces "mail for ... loops back to myself"."""
+    from sim.world.services import ServiceSpec
+
+    mtas = (
+        MtaSpec("out.sender.org", "198.51.100.5", domains=("sender.org",)),
+        MtaSpec("m0.example.com", "192.0.2.20", relay_domains=("example.com",)),
+    )
+    spec = WorldSpec(
+        mtas=mtas,
+        links=(LinkSpec("out.sender.org", "m0.example.com", Latency(0.001)),),
+        zones=(("example.com.zone", ONE_MX.replace("mx1", "pool")),),
+        sources=(
+            SourceSpec("u", "out.sender.org", 1.0, "x@sender.org", ("y@example.com",), count=1),
+        ),
+        services=(ServiceSpec("pool.example.com", ("m0.example.com",)),),
+    )
+    result = World(spec, seed=1).run(until=600)
+    replies = set(result.messages.reply)
+    assert "554 5.4.6 mail for example.com loops back to myself" in replies
+    assert result.summary["bounced"] == 1
