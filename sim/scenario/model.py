@@ -175,6 +175,11 @@ class MtaModel(_Model):
     destination_concurrency: int = Field(
         default=20, ge=1, description="concurrent deliveries to one destination domain"
     )
+    message_size_limit: int = Field(
+        default=10_240_000,
+        ge=0,
+        description="largest message accepted, in bytes (0: no limit; ignored with main_cf)",
+    )
     initial_destination_concurrency: int = Field(
         default=5,
         ge=1,
@@ -499,6 +504,7 @@ class Scenario(_Model):
             delivery_slots=mta.delivery_slots,
             destination_concurrency=mta.destination_concurrency,
             initial_destination_concurrency=mta.initial_destination_concurrency,
+            message_size_limit=mta.message_size_limit,
             service_time=mta.service_time,
             retry=mta.retry.build(),
             relayhost=mta.relayhost,

@@ -92,6 +92,7 @@ class MtaSpec:
     tls_level: str = "may"  # smtp_tls_security_level of its outbound side
     starttls: bool = True  # its inbound side offers STARTTLS
     certificate: str = "valid"  # valid | self-signed | expired | wrong-name
+    message_size_limit: int = 10_240_000  # bytes; SIZE above it gets 552 5.3.4
 
     def __post_init__(self) -> None:
         TlsLevel.from_text(self.tls_level)  # raises ValueError naming the levels
@@ -115,6 +116,7 @@ class MtaSpec:
                 "local_recipient_maps =",
                 "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
                 f"smtpd_tls_security_level = {'may' if self.starttls else ''}",
+                f"message_size_limit = {self.message_size_limit}",
             ]
         )
 

@@ -360,3 +360,29 @@ def test_diurnal_traffic_and_exponential_sizes() -> None:
     assert abs(len(injected) - 0.05 * 24 * 3600) < 0.1 * 0.05 * 24 * 3600  # mean rate kept
     sizes = [int(line.split(b"(")[1].split(b" ")[0]) for line in result.samples.values()]
     assert sizes and len(set(sizes)) == len(sizes)  # drawn, not fixed
+
+
+def test_message_size_limit_is_a_field_of_the_receiver() -> None:
+    spec = failover_world()
+    small = tuple(
+        MtaSpec(m.name, m.address, domains=m.domains, message_size_limit=1_000_000)
+        if m.name == "mx1.example.com"
+        else m
+        for m in spec.mtas
+    )
+    sizes = SourceSpec(
+        "mixed",
+        "out.sender.org",
+        0.05,
+        "alice@sender.org",
+        ("bob@example.com",),
+        size=900_000,
+        size_distribution="exponential",
+    )
+    result = World(WorldSpec(small, spec.links, spec.zones, (sizes,), (), 300), seed=5).run(
+        until=2 * 3600
+    )
+    messages = result.messages[~result.messages.is_dsn]
+    bounced = messages[messages.fate == "bounced"]
+    assert 0 < len(bounced) < len(messages) / 2  # only those over 1 MB
+    assert set(bounced.reply) == {"552 5.3.4 Message size exceeds fixed limit"}
