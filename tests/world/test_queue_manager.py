@@ -15,17 +15,10 @@ from sim.world.destinations import Destination, suspended_reply
 from sim.world.engine import FaultSpec, SourceSpec, World, WorldSpec
 from sim.world.mta import MtaSpec
 from sim.world.network import Latency, LinkSpec
+from tests.world.test_engine import ZONE  # primary mx1, backup mx2
 
 ONE_MX = "$ORIGIN example.com.\n$TTL 300\n@ MX 10 mx1\nmx1 A 192.0.2.10\n"
 REFUSED = Reply(451, "4.4.1", "connect to mx.example.com: mx.example.com is down")
-
-ZONE = """$ORIGIN example.com.
-$TTL 300
-@ IN MX 10 mx1.example.com.
-@ IN MX 20 mx2.example.com.
-mx1 IN A 192.0.2.10
-mx2 IN A 192.0.2.20
-"""
 
 
 def test_three_site_failures_in_a_row_kill_a_fresh_destination() -> None:
