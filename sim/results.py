@@ -71,6 +71,8 @@ PLOT_FILES = {
     "outcomes": "outcomes.png",
     "retry-timeline": "retry-timeline.png",
     "tls": "tls-outcomes.png",
+    "qshape": "qshape.png",
+    "attempts": "attempts.png",
     "topology": "topology.png",
 }
 

@@ -7,6 +7,7 @@ PNGs with the Agg backend; notebooks display the returned axes.
 
 from __future__ import annotations
 
+from sim.plots.qshape import plot_attempts, plot_qshape
 from sim.plots.topology import plot_topology
 from sim.plots.trace import plot_hop_delays
 from sim.plots.world import (
@@ -18,9 +19,11 @@ from sim.plots.world import (
 )
 
 __all__ = [
+    "plot_attempts",
     "plot_hop_delays",
     "plot_latency_cdf",
     "plot_outcomes",
+    "plot_qshape",
     "plot_queue_depth",
     "plot_retry_timeline",
     "plot_tls_outcomes",

@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from sim.plots.qshape import plot_attempts, plot_qshape
 from sim.plots.topology import plot_topology
 from sim.policy.trace import format_duration
 from sim.results import delivery_latencies, fault_windows
@@ -418,6 +419,8 @@ PLOTS: dict[str, Callable[..., Axes]] = {
     "outcomes": plot_outcomes,
     "retry-timeline": plot_retry_timeline,
     "tls": plot_tls_outcomes,
+    "qshape": plot_qshape,
+    "attempts": plot_attempts,
     "topology": plot_topology,
 }
 """Plot functions by the ``--kind`` name of ``relaysim plot``."""

@@ -20,7 +20,9 @@ Pure: the date of a hop comes in as an argument; nothing here reads a clock.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,17 +55,27 @@ __all__ = [
 LOOP_LIMIT = 100
 """RFC 5321 §6.3: this many Received fields is a mail loop."""
 
-_SPECIALS = set('()<>;"\\')
+_NOT_IN_WORD = re.compile(r'[\s()<>;"\\\x00-\x1f]')  # blanks, specials, controls
+_NOT_IN_PHRASE = re.compile(r'[()";\\\r\n\t]')
 
 
 def _word(name: str, value: str) -> None:
-    if not value or any(c.isspace() or c in _SPECIALS or ord(c) < 32 for c in value):
+    if not value or _NOT_IN_WORD.search(value):
         raise ValueError(f'{name} must be one word without ()<>;"\\, got {value!r}')
 
 
 def _phrase(name: str, value: str) -> None:
-    if not value.strip() or any(c in '()";\\' or c in "\r\n\t" for c in value):
+    if not value.strip() or _NOT_IN_PHRASE.search(value):
         raise ValueError(f'{name} must be non-empty text without ()";\\ or line breaks')
+
+
+@functools.lru_cache(maxsize=4096)
+def _normal_ip(text: str) -> str | None:
+    """The canonical text of an IP address, or None (remembered: hosts repeat)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +101,10 @@ class HopFacts:
     auth_sender: str | None = None
 
     def __post_init__(self) -> None:
-        try:
-            ip = ipaddress.ip_address(self.client_ip)
-        except ValueError:
-            raise ValueError(f"client_ip: not an IP address: {self.client_ip!r}") from None
-        object.__setattr__(self, "client_ip", str(ip))
+        ip = _normal_ip(self.client_ip)
+        if ip is None:
+            raise ValueError(f"client_ip: not an IP address: {self.client_ip!r}")
+        object.__setattr__(self, "client_ip", ip)
         _word("by", self.by)
         _word("queue_id", self.queue_id)
         for name in ("helo", "client_name", "auth_sender"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,30 @@ class MtaSpec:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """One SMTP hand-over, kept to write its Received field when it is needed."""
+
+    client_ip: str
+    client: str
+    by: str
+    queue_id: str
+    tls: bool
+
+    def received(self, *, msg: Message, when: datetime) -> str:
+        facts = HopFacts(
+            client_ip=self.client_ip,
+            by=self.by,
+            queue_id=self.queue_id,
+            helo=self.client,
+            client_name=self.client,
+            protocol=Protocol.ESMTPS if self.tls else Protocol.ESMTP,
+            recipients=(msg.recipient,),
+            tls=TLS_INFO if self.tls else None,
+        )
+        return build_received(facts, when)
+
+
 @dataclass(slots=True)
 class Message:
     """One envelope (one recipient) travelling through the world."""
@@ -131,7 +156,7 @@ class Message:
     size: int
     injected_at: float
     is_dsn: bool = False
-    headers: list[str] = field(default_factory=list)
+    trace: list[tuple[HandOver, datetime]] = field(default_factory=list)  # oldest hop first
     data: bytes | None = None
     build: Callable[[], bytes] | None = None  # makes ``data`` when first asked for
     hops: int = 0  # SMTP hand-overs so far (Postfix counts them as Received headers)
@@ -139,6 +164,11 @@ class Message:
 
     def __post_init__(self) -> None:
         self.domain = self.recipient.rpartition("@")[2].lower()
+
+    @property
+    def headers(self) -> list[str]:
+        """The Received fields (newest first), as sim.policy.trace writes them."""
+        return [hop.received(msg=self, when=when) for hop, when in reversed(self.trace)]
 
     def original(self) -> bytes:
         """The message as it would be returned in a bounce: trace headers and a short body."""
@@ -594,17 +624,9 @@ class Mta:
         msg.hops += 1
         self.world.log("relayed", self.name, msg.msg_id, f"to {peer.name}")
         if self.world.trace_headers:
-            hop = HopFacts(
-                client_ip=self.spec.address,
-                by=peer.name,
-                queue_id=decided.queue_id,
-                helo=self.name,
-                client_name=self.name,
-                protocol=Protocol.ESMTPS if decided.tls else Protocol.ESMTP,
-                recipients=(msg.recipient,),
-                tls=TLS_INFO if decided.tls else None,
-            )
-            msg.headers.insert(0, build_received(hop, self.world.clock(self.env.now)))
+            # Written out only when the message is (sample, DSN): most never are.
+            hop = HandOver(self.spec.address, self.name, peer.name, decided.queue_id, decided.tls)
+            msg.trace.append((hop, self.world.clock(self.env.now)))
         peer.accept(msg)
         return Outcome.SUCCESS, decided.reply, Stage.DOT
 
