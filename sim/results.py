@@ -77,7 +77,7 @@ PLOT_FILES = {
 }
 
 _EVENT_COLUMNS = ["t", "kind", "host", "msg_id", "detail"]
-_MESSAGE_TEXT_COLUMNS = ("fate", "host", "reply")
+_MESSAGE_TEXT_COLUMNS = ("fate", "host", "reply", "origin")
 
 
 def _json_safe(value: Any) -> Any:

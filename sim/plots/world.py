@@ -13,7 +13,7 @@ otherwise; fault windows (``fault_down`` to ``fault_up`` events) are shaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -137,23 +137,60 @@ _LATENCY_TICKS = (
 )
 
 
-def plot_latency_cdf(result: RunResult, *, ax: Axes | None = None) -> Axes:
-    """Share of delivered messages delivered within x (log time axis), p50/p95 marked."""
+def plot_latency_cdf(result: RunResult, *, ax: Axes | None = None, by: str | None = None) -> Axes:
+    """Share of delivered messages delivered within x (log time axis), p50/p95 marked.
+
+    ``by="origin"`` draws one curve per MTA the messages were submitted to (DSNs left
+    out), to compare senders, e.g. retry schedules against a greylisting receiver.
+    """
     ax = _axes(ax)
-    latencies = np.sort(delivery_latencies(result).to_numpy(dtype=float))
-    ax.set_title("Delivery latency (injection to delivery)")
+    if by is None:
+        groups = {"": delivery_latencies(result).to_numpy(dtype=float)}
+        title = "Delivery latency (injection to delivery)"
+    elif by == "origin":
+        m = result.messages
+        delivered = m[(m["fate"] == "delivered") & ~m["is_dsn"].astype(bool)]
+        groups = {
+            str(origin): (g["final_at"] - g["injected_at"]).to_numpy(dtype=float)
+            for origin, g in delivered.groupby("origin", sort=True)
+        }
+        title = "Delivery latency by submitting MTA"
+    else:
+        raise ValueError(f"by must be None or 'origin', got {by!r}")
+    return draw_latency_cdfs(ax, groups, title)
+
+
+def draw_latency_cdfs(ax: Axes, groups: Mapping[str, np.ndarray], title: str) -> Axes:
+    """Step CDFs of latencies (seconds) on a log axis; one curve per labelled group.
+
+    With one unlabelled group its p50 and p95 are marked; with several, each label
+    in the legend carries its p50 and p95.
+    """
+    ax.set_title(title)
     ax.set_ylabel("share of delivered messages")
     ax.set_xlabel("latency (log scale)")
     ax.set_ylim(0, 1.02)
-    if not len(latencies):
+    groups = {label: np.sort(values) for label, values in groups.items() if len(values)}
+    if not groups:
         ax.text(0.5, 0.5, "nothing delivered", transform=ax.transAxes, ha="center")
         return ax
-    floor = 0.001
-    shown = np.maximum(latencies, floor)  # zero latency (local delivery) drawn at 1 ms
-    share = np.arange(1, len(shown) + 1) / len(shown)
-    ax.step(shown, share, where="post", color=_COLORS[0], linewidth=1.6)
+    floor = 0.001  # zero latency (local delivery) drawn at 1 ms
+    lo = min(max(float(v[0]), floor) for v in groups.values())
+    hi = max(max(float(v[-1]), floor) for v in groups.values())
+    for i, (label, latencies) in enumerate(groups.items()):
+        shown = np.maximum(latencies, floor)
+        share = np.arange(1, len(shown) + 1) / len(shown)
+        p50, p95 = (float(np.quantile(latencies, q)) for q in (0.5, 0.95))
+        legend = f"{label}: p50 {format_duration(p50)}, p95 {format_duration(p95)}"
+        ax.step(
+            shown,
+            share,
+            where="post",
+            color=_COLORS[i % len(_COLORS)],
+            linewidth=1.6,
+            label=legend if label else None,
+        )
     ax.set_xscale("log")
-    lo, hi = float(shown[0]), float(shown[-1])
     ax.set_xlim(max(floor, lo / 2), max(hi * 2, lo * 10))
     left, right = ax.get_xlim()
     ticks = [t for t, _ in _LATENCY_TICKS if left <= t <= right]
@@ -161,16 +198,20 @@ def plot_latency_cdf(result: RunResult, *, ax: Axes | None = None) -> Axes:
     ax.xaxis.set_minor_locator(NullLocator())
     labels = dict(_LATENCY_TICKS)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: labels.get(x, "")))
-    for q, style in ((0.5, "--"), (0.95, ":")):
-        value = float(np.quantile(latencies, q))
-        ax.axvline(max(value, floor), color="black", linestyle=style, linewidth=0.9)
-        ax.annotate(
-            f"p{round(q * 100)} = {format_duration(value)}",
-            (max(value, floor), q),
-            xytext=(5, -12),
-            textcoords="offset points",
-            fontsize=9,
-        )
+    if len(groups) == 1 and "" in groups:
+        latencies = groups[""]
+        for q, style in ((0.5, "--"), (0.95, ":")):
+            value = float(np.quantile(latencies, q))
+            ax.axvline(max(value, floor), color="black", linestyle=style, linewidth=0.9)
+            ax.annotate(
+                f"p{round(q * 100)} = {format_duration(value)}",
+                (max(value, floor), q),
+                xytext=(5, -12),
+                textcoords="offset points",
+                fontsize=9,
+            )
+    else:
+        ax.legend(loc="lower right", fontsize=8)
     ax.grid(linestyle=":", linewidth=0.5)
     return ax
 

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from sim.policy.greylist import GreylistConfig
 from sim.policy.retry import ScheduleKind, build_schedule
 from sim.scenario.units import (
     BANDWIDTH_PATTERN,
@@ -151,6 +152,29 @@ class RetryModel(_Model):
         return build_schedule(self.schedule, dict(self.settings), self.rule)
 
 
+class GreylistModel(_Model):
+    """A postgrey policy service on the MTA's RCPT stage (times as durations)."""
+
+    delay: Duration = Field(default=300.0, description="a new triplet must wait this long")
+    retry_window: Duration = Field(
+        default=2 * 86400.0, gt=0, description="a retry after this (from first seen) is new"
+    )
+    max_age: Duration = Field(
+        default=35 * 86400.0, gt=0, description="a passed triplet is forgotten after this"
+    )
+    auto_whitelist_clients: int = Field(
+        default=5, ge=0, description="pass a client after this many passed triplets (0: off)"
+    )
+
+    def build(self) -> GreylistConfig:
+        return GreylistConfig(
+            delay=self.delay,
+            retry_window=self.retry_window,
+            max_age=self.max_age,
+            auto_whitelist_clients=self.auto_whitelist_clients,
+        )
+
+
 class MtaModel(_Model):
     """One mail server; its name is its key in ``mtas`` (the name MX records point to)."""
 
@@ -174,6 +198,9 @@ class MtaModel(_Model):
     delivery_slots: int = Field(default=20, ge=1, description="concurrent outbound deliveries")
     destination_concurrency: int = Field(
         default=20, ge=1, description="concurrent deliveries to one destination domain"
+    )
+    greylist: GreylistModel | None = Field(
+        default=None, description="greylist new senders as postgrey does: {delay, ...}"
     )
     message_size_limit: int = Field(
         default=10_240_000,
@@ -505,6 +532,7 @@ class Scenario(_Model):
             destination_concurrency=mta.destination_concurrency,
             initial_destination_concurrency=mta.initial_destination_concurrency,
             message_size_limit=mta.message_size_limit,
+            greylist=None if mta.greylist is None else mta.greylist.build(),
             service_time=mta.service_time,
             retry=mta.retry.build(),
             relayhost=mta.relayhost,

@@ -320,6 +320,7 @@ class World:
                     e.hops,
                     e.is_dsn,
                     e.reply,
+                    e.origin,
                 )
                 for e in self.ledger.entries.values()
                 if self.keeps(e.msg_id)
@@ -335,6 +336,7 @@ class World:
                 "hops",
                 "is_dsn",
                 "reply",
+                "origin",
             ],
         )
         return RunResult(

@@ -57,6 +57,7 @@ class Entry:
     hops: int = 0
     reply: str = ""
     transitions: int = 0
+    origin: str = ""  # the MTA that accepted it first (where it was submitted)
 
 
 def _keep_all(msg_id: int) -> bool:
@@ -114,6 +115,7 @@ class Ledger:
         entry = self._move(msg_id, Fate.QUEUED, t, host)
         if entry.accepted_at is None:
             entry.accepted_at = t
+            entry.origin = host
             self.accepted += 1
         entry.hops += 1
 

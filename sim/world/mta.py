@@ -10,6 +10,7 @@ message costs a handful of simpy events.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from sim.policy.dsn import (
 )
 from sim.policy.dsn import Envelope as DsnEnvelope
 from sim.policy.dsn import Recipient as DsnRecipient
+from sim.policy.greylist import GreylistConfig, GreylistDb, check, triplet
 from sim.policy.mx import Action, MXResult, resolve_mx
 from sim.policy.received import Protocol, TLSInfo
 from sim.policy.relay import ClientFacts, RelayPolicy
@@ -94,6 +96,7 @@ class MtaSpec:
     starttls: bool = True  # its inbound side offers STARTTLS
     certificate: str = "valid"  # valid | self-signed | expired | wrong-name
     message_size_limit: int = 10_240_000  # bytes; SIZE above it gets 552 5.3.4
+    greylist: GreylistConfig | None = None  # a postgrey policy service on its RCPT stage
 
     def __post_init__(self) -> None:
         TlsLevel.from_text(self.tls_level)  # raises ValueError naming the levels
@@ -254,6 +257,7 @@ class Mta:
         self.tls_policy = TlsPolicy(TlsLevel.from_text(spec.tls_level))
         self.chain, self.trusted = world.certificate_for(spec)
         self._sessions: dict[SessionKey, Memo] = {}
+        self.greylist_db = GreylistDb()  # postgrey's triplet database, if it greylists
         self._dsn_overhead: dict[DsnKind, int] = {}
         self._verdicts: dict[
             tuple[str, str], tuple[tuple[x509.Certificate, ...], TlsVerdict, str, float, float]
@@ -601,13 +605,17 @@ class Mta:
         """One SMTP session with ``peer``; None when the peer went down meanwhile."""
         choice = TlsChoice.STARTTLS if verdict.outcome is TlsOutcome.TLS else TlsChoice.PLAINTEXT
         decided = self.dialogue(msg, peer, choice, rtt)
-        service = (
-            peer.rng.expovariate(1.0 / peer.spec.service_time) if peer.spec.service_time else 0.0
-        )
-        try:
-            transfer = self.world.network.transfer_time(self.name, peer.name, msg.size)
-        except Unreachable:
-            transfer = 0.0  # the check below notices the fault
+        if decided.queue_id is not None and peer.spec.greylist is not None:
+            deferred = peer.greylisting(self, msg)
+            if deferred is not None:  # 4xx at RCPT: no DATA, no transfer, no processing
+                commands = 5 if decided.tls else 3  # (EHLO, STARTTLS,) EHLO, MAIL, RCPT
+                decided = Decided(commands, Outcome.TEMPORARY, deferred, None, False, Stage.RCPT)
+        service, transfer = 0.0, 0.0
+        if decided.queue_id is not None:
+            if peer.spec.service_time:
+                service = peer.rng.expovariate(1.0 / peer.spec.service_time)
+            with contextlib.suppress(Unreachable):  # the check below notices the fault
+                transfer = self.world.network.transfer_time(self.name, peer.name, msg.size)
         yield self.env.timeout(rtt * decided.commands + transfer + service)
         try:
             self.world.network.route(self.name, peer.name)  # raises if an end went down
@@ -629,6 +637,21 @@ class Mta:
             msg.trace.append((hop, self.world.clock(self.env.now)))
         peer.accept(msg)
         return Outcome.SUCCESS, decided.reply, Stage.DOT
+
+    def greylisting(self, client: Mta, msg: Message) -> Reply | None:
+        """postgrey's answer (sim.policy.greylist) to a recipient our policy accepted.
+
+        Postfix asks the policy service after reject_unauth_destination, so only mail
+        the relay policy takes is greylisted; the reply is the 4xx, or None to pass.
+        """
+        config = self.spec.greylist
+        assert config is not None
+        key = triplet(client.spec.address, msg.sender, msg.recipient, config)
+        decision = check(self.greylist_db, key, client.spec.address, self.env.now, config)
+        if decision.reply is None:
+            return None
+        self.world.log("greylisted", self.name, msg.msg_id, decision.reason.value)
+        return decision.reply
 
     def dialogue(self, msg: Message, peer: Mta, choice: TlsChoice, rtt: float) -> Decided:
         """The session's SMTP dialogue, played through sim.smtp or replayed from the memo.
