@@ -48,6 +48,7 @@ __all__ = [
     "fault_windows",
     "print_summary",
     "read_run",
+    "save_figure",
     "save_plot",
     "summary_json",
     "topology_json",
@@ -135,6 +136,11 @@ def save_plot(draw: Callable[..., Axes], result: RunResult, path: Path) -> Path:
     """Draw one plot of ``result`` on a fresh figure and save it as a PNG at ``path``."""
     fig = Figure(figsize=(10.0, 5.5), layout="constrained")
     draw(result, ax=fig.add_subplot())
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Save a figure as a PNG at ``path`` (the resolution every relaysim PNG uses)."""
     fig.savefig(path, dpi=110)
     return path
 

@@ -65,16 +65,16 @@ def _shade_faults(ax: Axes, result: RunResult, scale: float, *, label: bool = Tr
     """Shade every fault window (labelled at the top if ``label``); returns what failed."""
     windows = fault_windows(result)
     end = _end(result)
-    for what, start, stop in windows:
+    for row, (what, start, stop) in enumerate(windows):
         stop = end if stop is None else stop
         ax.axvspan(start / scale, stop / scale, color=_FAULT, alpha=0.12, linewidth=0)
         if not label:
             continue
-        ax.annotate(
+        ax.annotate(  # one line per fault, so labels of nearby windows do not overlap
             f"{what} down",
             (start / scale, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(3, -3),
+            xytext=(3, -3 - 11 * row),
             textcoords="offset points",
             ha="left",
             va="top",
