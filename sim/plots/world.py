@@ -260,20 +260,42 @@ def _sample(ids: list[int], n: int) -> list[int]:
     return [ids[i] for i in sorted(set(picks.tolist()))]
 
 
+def _origins(result: RunResult) -> dict[int, str]:
+    """Message id -> the MTA it was submitted to (empty when the table lacks it)."""
+    m = result.messages
+    if "origin" not in m or not len(m):
+        return {}
+    return {int(i): str(o) for i, o in zip(m["msg_id"], m["origin"], strict=True)}
+
+
 def plot_retry_timeline(result: RunResult, *, ax: Axes | None = None, messages: int = 30) -> Axes:
     """The attempts of a sample of messages over time, one row per message.
 
     Messages that were deferred at least once fill the sample first (spread evenly by
-    id), then others; each row runs from injection to its last event.
+    id), then others; each row runs from injection to its last event.  When the
+    deferred messages were submitted to several MTAs, each gets the same number of
+    rows, grouped and labelled, to compare their retry schedules.
     """
     events = result.events
     kinds = list(_MARKERS)
     ev = events[(events["msg_id"] > 0) & events["kind"].isin([*kinds, "injected"])]
     deferred_ids = sorted(set(ev.loc[ev["kind"] == "deferred", "msg_id"].astype(int).tolist()))
     others = sorted(set(ev["msg_id"].astype(int).tolist()) - set(deferred_ids))
-    chosen = list(_sample(deferred_ids, messages))
-    chosen += _sample(others, messages - len(chosen))
-    chosen.sort()
+    origin = _origins(result)
+    senders = sorted({origin.get(m, "") for m in deferred_ids} - {""})
+    if len(senders) > 1:
+        # Several submitting MTAs (several retry schedules): the same share of each,
+        # grouped, so their schedules can be compared row against row.
+        each = max(1, messages // len(senders))
+        chosen = [
+            m
+            for sender in senders
+            for m in _sample([m for m in deferred_ids if origin.get(m) == sender], each)
+        ]
+    else:
+        chosen = list(_sample(deferred_ids, messages))
+        chosen += _sample(others, messages - len(chosen))
+        chosen.sort()
     ax = _axes(ax, (10.0, 2.0 + 0.22 * max(len(chosen), 5)))
     scale, unit = _time_unit(result)
     failed = _shade_faults(ax, result, scale, label=False)
@@ -298,7 +320,8 @@ def plot_retry_timeline(result: RunResult, *, ax: Axes | None = None, messages: 
             zorder=2,
             label=label,
         )
-    ax.set_yticks(range(len(chosen)), [f"msg {m}" for m in chosen], fontsize=7)
+    names = [f"{origin[m]} · msg {m}" if len(senders) > 1 else f"msg {m}" for m in chosen]
+    ax.set_yticks(range(len(chosen)), names, fontsize=7)
     ax.set_ylim(max(len(chosen), 1) - 0.5, -0.5)
     if not chosen:
         ax.text(0.5, 0.5, "no messages", transform=ax.transAxes, ha="center")
