@@ -176,7 +176,10 @@ def _side(node: str, pos: dict[str, tuple[float, float]], mtas: list[str]) -> st
         return "right"
     if pos[node][0] == min(xs):
         return "left"
-    return "right" if pos[node][0] == max(xs) else "below"
+    if pos[node][0] == max(xs):
+        return "right"
+    # Middle columns alternate below and above, so neighbours' texts do not collide.
+    return "below" if sorted(xs).index(pos[node][0]) % 2 else "above"
 
 
 def _label(
@@ -190,8 +193,13 @@ def _label(
 ) -> None:
     """The name in bold, notes in grey and the down window in red, beside or below a node."""
     line = 10.5  # points per 8-point line
-    if side == "below":
-        ha, x, name_y, notes_y, name_va = "center", 0.0, radius + 3, -radius - 3, "bottom"
+    if side == "below":  # name and notes under the node
+        ha, x, name_y, name_va = "center", 0.0, -radius - 3, "top"
+        notes_y = name_y - line - 2
+    elif side == "above":  # notes, then the name, over the node
+        ha, x, name_va = "center", 0.0, "bottom"
+        notes_y = radius + 3 + line * (len(notes) + (1 if down else 0))
+        name_y = notes_y + 2
     else:
         ha = "left" if side == "right" else "right"
         x = (radius + 5) * (1 if side == "right" else -1)
