@@ -69,6 +69,7 @@ _OPTIONAL_FILES = frozenset({"topology.json"})  # runs written before it existed
 PLOT_FILES = {
     "queue": "queue-depth.png",
     "latency": "latency-cdf.png",
+    "latency-by-sender": "latency-by-sender.png",
     "outcomes": "outcomes.png",
     "retry-timeline": "retry-timeline.png",
     "tls": "tls-outcomes.png",
@@ -251,9 +252,12 @@ def read_run(run_dir: Path) -> RunResult:
 
 
 def delivery_latencies(result: RunResult) -> pd.Series:
-    """Seconds from injection to delivery of every delivered message (DSNs included)."""
+    """Seconds from injection to delivery of every delivered message (DSNs left out)."""
     m = result.messages
-    delivered = m[m["fate"] == "delivered"]
+    if not len(m):
+        return pd.Series(dtype=float)
+    dsn = m["is_dsn"].astype(bool) if "is_dsn" in m else False
+    delivered = m[(m["fate"] == "delivered") & ~dsn]
     return (delivered["final_at"] - delivered["injected_at"]).astype(float)
 
 
@@ -305,10 +309,18 @@ def print_summary(result: RunResult, out: TextIO, *, title: str | None = None) -
     for key, label in _COUNTS:
         if key in s:
             flag = "  <-- conservation broken" if key == "lost" and s[key] else ""
+            if key == "delivered" and s.get("dsn_delivered"):
+                flag = f"  ({s['dsn_delivered']} of them DSNs)"
             print(f"  {label:<{width}}  {s[key]:>8}{flag}", file=out)
+    if s.get("suspended_deferrals"):
+        print(
+            f"  deferred without a connection (destination suspended as dead): "
+            f"{s['suspended_deferrals']}",
+            file=out,
+        )
 
     latencies = delivery_latencies(result)
-    print("\ndelivery latency (injection to delivery)", file=out)
+    print("\ndelivery latency (injection to delivery, DSNs left out)", file=out)
     if len(latencies):
         for label, q in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)):
             print(f"  {label:<4}  {format_duration(float(latencies.quantile(q))):>8}", file=out)

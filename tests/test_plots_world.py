@@ -65,7 +65,8 @@ def test_each_plot_draws_on_the_axes_it_is_given(
 def test_every_plot_kind_has_a_file_name() -> None:
     assert set(PLOTS) == set(PLOT_FILES)
     assert list(PLOTS) == [
-        *("queue", "latency", "outcomes", "retry-timeline", "tls", "qshape", "attempts"),
+        *("queue", "latency", "latency-by-sender", "outcomes", "retry-timeline", "tls"),
+        *("qshape", "attempts"),
         "topology",
     ]
     assert PLOT_FILES["tls"] == "tls-outcomes.png"

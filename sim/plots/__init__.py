@@ -11,6 +11,7 @@ from sim.plots.qshape import plot_attempts, plot_qshape
 from sim.plots.topology import plot_topology
 from sim.plots.trace import plot_hop_delays
 from sim.plots.world import (
+    plot_latency_by_sender,
     plot_latency_cdf,
     plot_outcomes,
     plot_queue_depth,
@@ -21,6 +22,7 @@ from sim.plots.world import (
 __all__ = [
     "plot_attempts",
     "plot_hop_delays",
+    "plot_latency_by_sender",
     "plot_latency_cdf",
     "plot_outcomes",
     "plot_qshape",

@@ -343,13 +343,16 @@ def connection_attempts(result: RunResult) -> pd.DataFrame:
 
 
 def herd_target(result: RunResult) -> str | None:
-    """The host most often failed to connect to (the one that was down), else the one
+    """The host most often failed to connect to that also took sessions (one that was
+    down and came back: where a herd arrives), else the most failed one, else the one
     that received the most sessions; None when no connection was made or tried."""
     attempts = connection_attempts(result)
-    for outcome in ("refused", "session"):
-        targets = attempts.loc[attempts["outcome"] == outcome, "target"]
-        if len(targets):
-            return str(targets.value_counts().index[0])
+    refused = attempts.loc[attempts["outcome"] == "refused", "target"].value_counts()
+    served = attempts.loc[attempts["outcome"] == "session", "target"].value_counts()
+    revived = refused[refused.index.isin(served.index)]
+    for counts in (revived, refused, served):
+        if len(counts):
+            return str(counts.index[0])
     return None
 
 

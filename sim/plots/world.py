@@ -144,20 +144,27 @@ def plot_latency_cdf(result: RunResult, *, ax: Axes | None = None, by: str | Non
     out), to compare senders, e.g. retry schedules against a greylisting receiver.
     """
     ax = _axes(ax)
+    groups: dict[str, np.ndarray] = {}
     if by is None:
-        groups = {"": delivery_latencies(result).to_numpy(dtype=float)}
-        title = "Delivery latency (injection to delivery)"
+        groups[""] = delivery_latencies(result).to_numpy(dtype=float)
+        title = "Delivery latency (injection to delivery, DSNs left out)"
     elif by == "origin":
         m = result.messages
-        delivered = m[(m["fate"] == "delivered") & ~m["is_dsn"].astype(bool)]
-        groups = {
-            str(origin): (g["final_at"] - g["injected_at"]).to_numpy(dtype=float)
-            for origin, g in delivered.groupby("origin", sort=True)
-        }
+        if len(m) and "origin" in m:
+            delivered = m[(m["fate"] == "delivered") & ~m["is_dsn"].astype(bool)]
+            groups = {
+                str(origin): (g["final_at"] - g["injected_at"]).to_numpy(dtype=float)
+                for origin, g in delivered.groupby("origin", sort=True)
+            }
         title = "Delivery latency by submitting MTA"
     else:
         raise ValueError(f"by must be None or 'origin', got {by!r}")
     return draw_latency_cdfs(ax, groups, title)
+
+
+def plot_latency_by_sender(result: RunResult, *, ax: Axes | None = None) -> Axes:
+    """:func:`plot_latency_cdf` with one curve per submitting MTA (``by="origin"``)."""
+    return plot_latency_cdf(result, ax=ax, by="origin")
 
 
 def draw_latency_cdfs(ax: Axes, groups: Mapping[str, np.ndarray], title: str) -> Axes:
@@ -480,6 +487,7 @@ def plot_tls_outcomes(result: RunResult, *, ax: Axes | None = None) -> Axes:
 PLOTS: dict[str, Callable[..., Axes]] = {
     "queue": plot_queue_depth,
     "latency": plot_latency_cdf,
+    "latency-by-sender": plot_latency_by_sender,
     "outcomes": plot_outcomes,
     "retry-timeline": plot_retry_timeline,
     "tls": plot_tls_outcomes,

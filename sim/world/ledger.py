@@ -75,6 +75,7 @@ class Ledger:
     accepted: int = 0
     dsns: int = 0
     finished: Counter[Fate] = field(default_factory=Counter)
+    dsn_delivered: int = 0
 
     def inject(self, msg_id: int, t: float, *, is_dsn: bool = False) -> Entry:
         if msg_id in self.entries or msg_id <= self.injected:
@@ -107,6 +108,8 @@ class Ledger:
         if fate in FINAL:
             entry.final_at = t
             self.finished[fate] += 1
+            if entry.is_dsn and fate is Fate.DELIVERED:
+                self.dsn_delivered += 1
             if not self.keep(msg_id):
                 del self.entries[msg_id]
         return entry
@@ -158,6 +161,7 @@ class Ledger:
             "queued_at_end": queued,
             "in_flight_at_end": sum(1 for e in live if e.fate is Fate.INJECTED),
             "dsn_sent": self.dsns,
+            "dsn_delivered": self.dsn_delivered,
             "dsn_suppressed": self.dsn_suppressed,
             "lost": self.accepted - finished - queued,
         }

@@ -273,7 +273,8 @@ class Mta:
         if msg.domain in self.domains:
             world.ledger.deliver(msg.msg_id, now, self.name)
             world.log("delivered", self.name, msg.msg_id)
-            world.latencies.append(now - msg.injected_at)
+            if not msg.is_dsn:  # a DSN's latency is not the mail's latency
+                world.latencies.append(now - msg.injected_at)
             if not msg.is_dsn and world.wants_sample("msg"):
                 world.keep_sample("msg", msg.msg_id, msg.original())
             return
@@ -632,9 +633,11 @@ class Mta:
         msg.hops += 1
         self.world.log("relayed", self.name, msg.msg_id, f"to {peer.name}")
         if self.world.trace_headers:
-            # Written out only when the message is (sample, DSN): most never are.
+            # Written out only when the message is (sample, DSN): most never are.  The
+            # stamp is when the message arrived, before the receiver's processing (as
+            # Postfix stamps on receipt): a slow scanner shows in the next hop's delay.
             hop = HandOver(self.spec.address, self.name, peer.name, decided.queue_id, decided.tls)
-            msg.trace.append((hop, self.world.clock(self.env.now)))
+            msg.trace.append((hop, self.world.clock(self.env.now - service)))
         peer.accept(msg)
         return Outcome.SUCCESS, decided.reply, Stage.DOT
 

@@ -109,7 +109,7 @@ def test_the_docs_error_example_is_what_validate_prints(
 def test_validate_prints_ok_with_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(FAILOVER), "--set", "duration=2h"]) == 0
     out, _ = capsys.readouterr()
-    assert out == f"{FAILOVER}: ok (3 MTAs, 1 router, 3 links, 1 zone, 1 source, 1 fault, 2h)\n"
+    assert out == f"{FAILOVER}: ok (3 MTAs, 1 router, 3 links, 2 zones, 1 source, 1 fault, 2h)\n"
 
 
 def test_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
