@@ -1,4 +1,8 @@
-"""``relaysim policy check``: answer MAIL/RCPT as Postfix 3.7 would with a main.cf."""
+"""``relaysim policy check``: answer MAIL/RCPT as Postfix 3.7 would with a main.cf.
+
+``relaysim policy probe``: the open-relay scan (Nmap ``smtp-open-relay``'s forms and
+two more) played against the same policy, one line per form and the total.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,14 @@ from typing import Any, TextIO
 
 from sim.errors import InputError
 from sim.policy.relay import ClientFacts, DomainStatus, RelayPolicy
+from sim.policy.relay_probe import (
+    DEFAULT_SENDER,
+    DEFAULT_VICTIM,
+    OUTSIDER,
+    ProbeReport,
+    default_server,
+)
+from sim.smtp.probe import probe
 from sim.smtp.session import RelayCase, SessionResult, run_session
 
 __all__ = ["case_from_json", "register"]
@@ -63,6 +75,39 @@ def register(sub: Any) -> None:
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument("--explain", action="store_true", help="show every restriction evaluated")
     check.set_defaults(handler=_check)
+    scan = psub.add_parser(
+        "probe",
+        help="am I an open relay? try a relay scanner's 16 tricks from outside",
+        description=(
+            "Send the forms of a relay scanner (Nmap smtp-open-relay's 16, in its order; "
+            "--extended adds two more) to a Postfix main.cf from an outside client and "
+            "report which RCPT TO the server accepts. Exit code 0 whatever the result."
+        ),
+    )
+    scan.add_argument("--main-cf", required=True, type=Path, help="the Postfix main.cf to read")
+    scan.add_argument("--client", default=OUTSIDER, help=f"client IP address (default {OUTSIDER})")
+    scan.add_argument("--helo", help="EHLO name (default: the probe sender's domain)")
+    scan.add_argument("--server-name", help="the server's host name (default: myhostname)")
+    scan.add_argument(
+        "--server-ip",
+        help="the server's address for the [IP] forms (default: the first address in "
+        "inet_interfaces, else 192.0.2.25)",
+    )
+    scan.add_argument(
+        "--victim", default=DEFAULT_VICTIM, help=f"third-party recipient (default {DEFAULT_VICTIM})"
+    )
+    scan.add_argument(
+        "--probe-sender",
+        default=DEFAULT_SENDER,
+        help=f"sender of form 2; its local part is reused (default {DEFAULT_SENDER})",
+    )
+    scan.add_argument(
+        "--extended",
+        action="store_true",
+        help='also send forms 17 ("victim@domain"@server-name) and 18 (bare victim%%domain)',
+    )
+    scan.add_argument("--json", action="store_true", help="print the report as JSON")
+    scan.set_defaults(handler=_probe)
 
 
 def _dns(mapping: dict[str, Any], where: str) -> dict[str, DomainStatus]:
@@ -198,3 +243,65 @@ def _batch(policy: RelayPolicy, path: Path, out: TextIO) -> int:
             result = run_session(policy, case_from_json(data, where))
             print(json.dumps(result.as_json()), file=out, flush=True)
     return 0
+
+
+def _probe(args: argparse.Namespace, out: TextIO) -> int:
+    policy = RelayPolicy.from_main_cf(args.main_cf)
+    for warning in policy.warnings:
+        print(f"relaysim: warning: {warning}", file=sys.stderr)
+    name, ip = default_server(policy.cfg)
+    server_name = args.server_name if args.server_name is not None else name
+    server_ip = args.server_ip if args.server_ip is not None else ip
+    helo = args.helo if args.helo is not None else args.probe_sender.rpartition("@")[2]
+    try:
+        client = ClientFacts(address=args.client, helo=helo or None)
+    except ValueError as exc:
+        raise InputError(f"--client: {exc}") from None
+    try:
+        report = probe(
+            policy,
+            client,
+            server_name,
+            server_ip,
+            victim=args.victim,
+            probe_sender=args.probe_sender,
+            extended=args.extended,
+        )
+    except ValueError as exc:
+        raise InputError(f"policy probe: {exc}") from None
+    if args.json:
+        print(json.dumps(report.as_json()), file=out)
+    else:
+        _print_probe(report, out)
+    return 0
+
+
+def _print_probe(report: ProbeReport, out: TextIO) -> None:
+    helo = f" (EHLO {report.helo})" if report.helo else ""
+    print(
+        f"relay probe of {report.server_name} [{report.server_ip}] from {report.client}{helo}, "
+        f"victim <{report.victim}>",
+        file=out,
+    )
+    rows = [
+        (
+            f"{r.form.number:>2}",
+            r.form.label,
+            f"<{r.form.mail_from}>",
+            f"<{r.form.rcpt_to}>",
+            "connection closed" if r.reply is None else r.reply.line(),
+            "RELAYED" + (f" (stays here: {r.resolved})" if r.stays_here else "")
+            if r.relayed
+            else "refused",
+        )
+        for r in report.results
+    ]
+    header = ("#", "test", "MAIL FROM", "RCPT TO", "reply", "result")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
+    for row in [header, *rows]:
+        cells = [row[0].rjust(widths[0])]
+        cells += [c.ljust(w) for c, w in zip(row[1:5], widths[1:], strict=True)]
+        print("  ".join([*cells, row[5]]), file=out)
+    print(report.summary(), file=out)
+    for note in report.notes:
+        print(f"note: {note}", file=out)

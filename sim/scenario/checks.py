@@ -98,6 +98,27 @@ def check_sections(data: Mapping[str, Any], base_dir: Path) -> Found:
             found += _check_fault(("faults", i), fault, hosts, links)
             found += _check_fault_kind(("faults", i), fault, hosts, mta_names, zones, base_dir)
     found += _check_zones(zones, base_dir)
+    for name, stripper in _section(data, "strippers", dict).items():
+        if isinstance(stripper, dict):
+            ends = frozenset((stripper.get("a"), stripper.get("b")))
+            if all(isinstance(e, str) for e in ends) and ends not in links:
+                found.append(
+                    (
+                        ("strippers", str(name), "b"),
+                        f"no link {stripper.get('a')}-{stripper.get('b')} in links "
+                        "(a man in the middle sits on a link)",
+                    )
+                )
+    for name, spammer in _section(data, "spammers", dict).items():
+        if isinstance(spammer, dict):
+            for i, target in enumerate(spammer.get("targets") or []):
+                if isinstance(target, str) and target not in mta_names:
+                    found.append(
+                        (
+                            ("spammers", str(name), "targets", i),
+                            f"unknown MTA {target!r} (expected one of: {_names(mta_names)})",
+                        )
+                    )
     for name, service in _section(data, "services", dict).items():
         if isinstance(service, dict):
             found += _check_service(("services", str(name)), str(name), service, mta_names)

@@ -40,6 +40,7 @@ from sim.scenario.units import (
     parse_duration,
     parse_rate,
 )
+from sim.world.attackers import SpammerSpec, StripperSpec
 from sim.world.clients import Burst
 from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, WorldSpec
 from sim.world.faults import infer_kind
@@ -198,6 +199,28 @@ class MtaModel(_Model):
     delivery_slots: int = Field(default=20, ge=1, description="concurrent outbound deliveries")
     destination_concurrency: int = Field(
         default=20, ge=1, description="concurrent deliveries to one destination domain"
+    )
+    tls_setup: (
+        Literal[
+            "none",
+            "may",
+            "encrypt",
+            "verify",
+            "secure",
+            "dane",
+            "dane-only",
+            "mta-sts-testing",
+            "mta-sts-enforce",
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="a sender setup from sim.policy.tls_attacks (dane: a secure TLSA record "
+        "of the peer; mta-sts-*: a policy listing it); replaces tls_level",
+    )
+    dnsbl: list[str] = Field(
+        default_factory=list,
+        description="blocklists it consults: mail from a listed client is refused (554 5.7.1)",
     )
     greylist: GreylistModel | None = Field(
         default=None, description="greylist new senders as postgrey does: {delay, ...}"
@@ -432,6 +455,38 @@ class ServiceModel(_Model):
     )
 
 
+class SpammerModel(_Model):
+    """An open-relay hunter: probes its targets, spams through every relay it finds."""
+
+    address: str = Field(description="the address its connections come from")
+    targets: list[str] = Field(min_length=1, description="MTAs it probes for an open relay")
+    victims: list[str] = Field(min_length=1, description="spam recipients")
+    rate: Rate = Field(description="spam per second through each relay found")
+    at: Duration = Field(default=0.0, description="when it probes")
+    stop: Duration | None = Field(default=None, description="when the campaign ends")
+    sender: str = Field(default="offers@bulk-deals.example", description="spam envelope sender")
+    size: int = Field(default=8_000, ge=0, description="spam size in bytes")
+    blocklist: str | None = Field(
+        default=None, description="the blocklist that lists a relay it abuses"
+    )
+    listed_after: Duration = Field(
+        default=3600.0, description="from the start of the spam run to the relay's listing"
+    )
+
+
+class StripperModel(_Model):
+    """A man in the middle on one link, against STARTTLS."""
+
+    a: str = Field(description="one end of the link it sits on")
+    b: str = Field(description="the other end")
+    attack: Literal["none", "strip", "starttls-4xx", "starttls-5xx", "intercept"] = Field(
+        default="strip",
+        description="strip STARTTLS, refuse it (4xx/5xx), or intercept TLS with its own cert",
+    )
+    at: Duration = Field(default=0.0, description="when it starts")
+    stop: Duration | None = Field(default=None, description="when it stops")
+
+
 class Scenario(_Model):
     """A whole scenario file: hosts, wiring, DNS, traffic and faults."""
 
@@ -450,6 +505,12 @@ class Scenario(_Model):
     )
     sources: dict[str, SourceModel] = Field(default_factory=dict, description="traffic sources")
     faults: list[FaultModel] = Field(default_factory=list, description="the fault timeline")
+    strippers: dict[str, StripperModel] = Field(
+        default_factory=dict, description="men in the middle on links (STARTTLS attacks)"
+    )
+    spammers: dict[str, SpammerModel] = Field(
+        default_factory=dict, description="open-relay hunters and their spam runs"
+    )
     services: dict[str, ServiceModel] = Field(
         default_factory=dict,
         description="names standing for several MTAs: failover clusters, load-balanced pools",
@@ -533,6 +594,8 @@ class Scenario(_Model):
             initial_destination_concurrency=mta.initial_destination_concurrency,
             message_size_limit=mta.message_size_limit,
             greylist=None if mta.greylist is None else mta.greylist.build(),
+            dnsbl=tuple(mta.dnsbl),
+            tls_setup=mta.tls_setup,
             service_time=mta.service_time,
             retry=mta.retry.build(),
             relayhost=mta.relayhost,
@@ -560,6 +623,26 @@ class Scenario(_Model):
                 ServiceSpec(name, tuple(s.members), s.mode, s.shared_queue)
                 for name, s in self.services.items()
             ),
+            strippers=tuple(
+                StripperSpec(name, s.a, s.b, s.attack, s.at, s.stop)
+                for name, s in self.strippers.items()
+            ),
+            spammers=tuple(
+                SpammerSpec(
+                    name,
+                    s.address,
+                    tuple(s.targets),
+                    tuple(s.victims),
+                    s.rate,
+                    at=s.at,
+                    stop=s.stop,
+                    sender=s.sender,
+                    size=s.size,
+                    blocklist=s.blocklist,
+                    listed_after=s.listed_after,
+                )
+                for name, s in self.spammers.items()
+            ),
         )
 
     def summary(self) -> str:
@@ -578,6 +661,7 @@ class Scenario(_Model):
             n(len(self.sources), "source"),
             n(len(self.faults), "fault"),
             *([n(len(self.services), "service")] if self.services else []),
+            *([n(len(self.spammers), "spammer")] if self.spammers else []),
             format_duration(self.duration),
         ]
         return ", ".join(parts)

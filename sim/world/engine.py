@@ -9,6 +9,7 @@ messages the MTAs really hold; a lost message raises
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from array import array
@@ -24,12 +25,14 @@ import simpy
 from cryptography import x509
 
 from sim.policy.certs import make_ca, make_leaf, make_self_signed
+from sim.policy.tls_attacks import Attack
 from sim.policy.zones import ZoneSet
+from sim.world.attackers import SpammerSpec, StripperSpec, run_spammer, run_stripper
 from sim.world.clients import SourceSpec, traffic
 from sim.world.faults import FaultSpec, run_fault
 from sim.world.ledger import Ledger
 from sim.world.mta import Message, Mta, MtaSpec
-from sim.world.network import LinkSpec, Network
+from sim.world.network import LinkSpec, Network, Unreachable
 from sim.world.services import ServiceSpec
 
 __all__ = ["FaultSpec", "LinkSpec", "RunResult", "SourceSpec", "World", "WorldSpec"]
@@ -51,6 +54,8 @@ class WorldSpec:
     trace_headers: bool = True
     signed_zones: tuple[str, ...] = ()  # origins whose answers are DNSSEC-validated
     services: tuple[ServiceSpec, ...] = ()  # names that stand for several MTAs
+    spammers: tuple[SpammerSpec, ...] = ()  # open-relay hunters (sim.world.attackers)
+    strippers: tuple[StripperSpec, ...] = ()  # men in the middle on links
 
     def expected_messages(self, until: float) -> float:
         """About how many messages the sources submit in ``until`` seconds (no DSNs)."""
@@ -102,6 +107,10 @@ class World:
         self.queue_waits: list[tuple[str, float, float]] = []
         self._wait_total, self._wait_count = 0.0, 0
         self.suspended = 0  # deferrals without a connection: the destination was dead
+        self.attack_counts: Counter[str] = Counter()
+        self.blocklists: dict[str, set[str]] = {}  # name -> listed addresses
+        self.strippers: dict[frozenset[str], Attack] = {}  # links with a man in the middle
+        self._attacker_chain: tuple[x509.Certificate, ...] | None = None
         self.samples: list[tuple[float, str, int, int, int]] = []
         self.transcripts: dict[str, str] = {}
         self._transcript_kinds: Counter[str] = Counter({"session": 0, "failed": 0})
@@ -138,6 +147,15 @@ class World:
             if source.mta.lower() not in self.mtas:
                 raise ValueError(f"source {source.name}: unknown mta {source.mta!r}")
             self.env.process(traffic(self, source))
+        for spammer in spec.spammers:
+            for target in spammer.targets:
+                if target.lower() not in self.mtas:
+                    raise ValueError(f"spammer {spammer.name}: unknown target {target!r}")
+            self.env.process(run_spammer(self, spammer))
+        for stripper in spec.strippers:
+            if not self.network.graph.has_edge(stripper.a, stripper.b):
+                raise ValueError(f"stripper {stripper.name}: no link {stripper.a}-{stripper.b}")
+            self.env.process(run_stripper(self, stripper))
         for fault in spec.faults:
             if fault.dns is not None and fault.host.lower() not in self.mtas:
                 raise ValueError(f"DNS fault on {fault.host!r}: not an MTA with a resolver")
@@ -207,6 +225,30 @@ class World:
                 else:
                     high = min(high, at)
         return low, high
+
+    def mitm(self, a: str, b: str) -> Attack | None:
+        """The attack on the path from a to b now, if a man in the middle sits on it."""
+        try:
+            hops = self.network.route(a, b).hops
+        except Unreachable:
+            return None
+        for x, y in itertools.pairwise(hops):
+            attack = self.strippers.get(frozenset((x, y)))
+            if attack is not None:
+                return attack
+        return None
+
+    @property
+    def attacker_chain(self) -> tuple[x509.Certificate, ...]:
+        """The self-signed certificate an intercepting man in the middle presents."""
+        if self._attacker_chain is None:
+            issued = make_self_signed(
+                ["mitm.invalid"],
+                not_before=self.epoch - timedelta(days=30),
+                not_after=self.epoch + timedelta(days=365),
+            )
+            self._attacker_chain = (issued.certificate,)
+        return self._attacker_chain
 
     def mta_named(self, host: str) -> Mta | None:
         """The MTA a host name (as in an MX record: any case, trailing dot) refers to.
@@ -301,6 +343,7 @@ class World:
             ),
             "suspended_deferrals": self.suspended,
             "tls": dict(sorted(self.tls_counts.items())),
+            "attack": dict(sorted(self.attack_counts.items())),
             "events": self.events,
             "queue_peak": {
                 host: int(group["queued"].max()) for host, group in timeseries.groupby("host")

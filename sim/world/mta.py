@@ -11,6 +11,7 @@ message costs a handful of simpy events.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -43,10 +44,12 @@ from sim.policy.tls import ConnectionFacts, Handshake, StartTls, TlsPolicy, deci
 from sim.policy.tls import Level as TlsLevel
 from sim.policy.tls import Outcome as TlsOutcome
 from sim.policy.tls import Verdict as TlsVerdict
+from sim.policy.tls_attacks import ALL_SETUPS, Attack, apply, build_setup, exposure
 from sim.policy.trace import HopFacts, build_received
 from sim.smtp.client import ClientDialogue, TlsChoice
 from sim.smtp.pair import converse
 from sim.smtp.server import MessageReceived, ServerConfig, ServerDialogue
+from sim.world.attackers import blocklist_reply
 from sim.world.destinations import Destination, suspended_reply
 from sim.world.dns import Resolver
 from sim.world.network import Unreachable
@@ -97,9 +100,15 @@ class MtaSpec:
     certificate: str = "valid"  # valid | self-signed | expired | wrong-name
     message_size_limit: int = 10_240_000  # bytes; SIZE above it gets 552 5.3.4
     greylist: GreylistConfig | None = None  # a postgrey policy service on its RCPT stage
+    dnsbl: tuple[str, ...] = ()  # blocklists it consults (Postfix reject_rbl_client)
+    tls_setup: str | None = None  # a sim.policy.tls_attacks sender setup (dane, ...)
 
     def __post_init__(self) -> None:
         TlsLevel.from_text(self.tls_level)  # raises ValueError naming the levels
+        if self.tls_setup is not None and self.tls_setup not in ALL_SETUPS:
+            raise ValueError(
+                f"tls_setup must be one of {', '.join(ALL_SETUPS)}, got {self.tls_setup!r}"
+            )
         if self.certificate not in CERTIFICATE_KINDS:
             raise ValueError(
                 f"certificate must be one of {', '.join(CERTIFICATE_KINDS)}, "
@@ -163,6 +172,7 @@ class Message:
     data: bytes | None = None
     build: Callable[[], bytes] | None = None  # makes ``data`` when first asked for
     hops: int = 0  # SMTP hand-overs so far (Postfix counts them as Received headers)
+    tag: str = ""  # "spam" for an attacker's message (for the attack counts)
     domain: str = field(init=False)  # the recipient's domain, lower case
 
     def __post_init__(self) -> None:
@@ -260,7 +270,8 @@ class Mta:
         self.greylist_db = GreylistDb()  # postgrey's triplet database, if it greylists
         self._dsn_overhead: dict[DsnKind, int] = {}
         self._verdicts: dict[
-            tuple[str, str], tuple[tuple[x509.Certificate, ...], TlsVerdict, str, float, float]
+            tuple[str, str, Attack | None],
+            tuple[tuple[x509.Certificate, ...], TlsVerdict, str, float, float],
         ] = {}
 
     # -- receiving -------------------------------------------------------------------
@@ -273,7 +284,7 @@ class Mta:
         if msg.domain in self.domains:
             world.ledger.deliver(msg.msg_id, now, self.name)
             world.log("delivered", self.name, msg.msg_id)
-            if not msg.is_dsn:  # a DSN's latency is not the mail's latency
+            if not msg.is_dsn and not msg.tag:  # DSNs and spam are not the mail's latency
                 world.latencies.append(now - msg.injected_at)
             if not msg.is_dsn and world.wants_sample("msg"):
                 world.keep_sample("msg", msg.msg_id, msg.original())
@@ -575,30 +586,57 @@ class Mta:
         until the clock crosses a window boundary.
         """
         now = self.env.now
-        memo = self._verdicts.get((peer.name, msg.domain))
+        attack = self.world.mitm(self.name, peer.name) if self.world.strippers else None
+        key = (peer.name, msg.domain, attack)
+        memo = self._verdicts.get(key)
         if memo is not None and memo[0] is peer.chain and memo[3] <= now < memo[4]:
             verdict, label = memo[1], memo[2]
         else:
-            verdict = self.decide_tls(msg, peer)
+            verdict = self.decide_tls(msg, peer, attack)
             label = verdict_label(verdict)
             low, high = self.world.validity_window(peer.chain, now)
-            self._verdicts[(peer.name, msg.domain)] = (peer.chain, verdict, label, low, high)
+            self._verdicts[key] = (peer.chain, verdict, label, low, high)
         self.world.tls_counts[label] += 1
+        if attack is not None:
+            seen = exposure(attack, verdict)
+            self.world.attack_counts[f"tls_{seen.value}"] += 1
+            if seen.exposed:
+                self.world.attack_counts["read_by_attacker"] += 1
+                self.world.log("attack", peer.name, msg.msg_id, f"{attack.value}: {seen.value}")
         return verdict
 
-    def decide_tls(self, msg: Message, peer: Mta) -> TlsVerdict:
-        """sim.policy.tls.decide on the facts of a connection to ``peer`` now."""
+    def decide_tls(self, msg: Message, peer: Mta, attack: Attack | None = None) -> TlsVerdict:
+        """sim.policy.tls.decide on the facts of a connection to ``peer`` now.
+
+        With ``tls_setup`` the MTA follows one of sim.policy.tls_attacks' sender setups
+        (DANE with a secure TLSA record of the peer's certificate, an MTA-STS policy
+        listing the peer, ...); a man in the middle changes what the sender sees.
+        """
         offered = "STARTTLS" in peer.server_config.capabilities
+        now = self.world.clock(self.env.now)
+        policy = self.tls_policy
         facts = ConnectionFacts(
             nexthop=msg.domain,
             mx=peer.name,
-            now=self.world.clock(self.env.now),
+            now=now,
             starttls=StartTls.OFFERED if offered else StartTls.STRIPPED,
             handshake=Handshake.OK,
             chain=peer.chain,
             trusted=peer.trusted,
         )
-        return decide(self.tls_policy, facts)
+        if self.spec.tls_setup is not None:
+            policy, template = build_setup(
+                self.spec.tls_setup,
+                server_chain=peer.chain,
+                now=now,
+                nexthop=msg.domain,
+                mx=peer.name,
+                trusted=peer.trusted,
+            )
+            facts = dataclasses.replace(facts, tlsa=template.tlsa, sts=template.sts)
+        if attack is not None:
+            facts = apply(attack, facts, self.world.attacker_chain)
+        return decide(policy, facts)
 
     def session(
         self, msg: Message, peer: Mta, rtt: float, verdict: TlsVerdict
@@ -606,6 +644,13 @@ class Mta:
         """One SMTP session with ``peer``; None when the peer went down meanwhile."""
         choice = TlsChoice.STARTTLS if verdict.outcome is TlsOutcome.TLS else TlsChoice.PLAINTEXT
         decided = self.dialogue(msg, peer, choice, rtt)
+        if peer.spec.dnsbl:
+            listed = peer.blocklisted(self)
+            if listed is not None:  # reject_rbl_client: 554 at RCPT, no DATA
+                commands = 5 if decided.tls else 3
+                decided = Decided(commands, Outcome.PERMANENT, listed, None, False, Stage.RCPT)
+                kind = "spam_blocked" if msg.tag else "legit_rejected_due_to_blocklist"
+                self.world.attack_counts[kind] += 1
         if decided.queue_id is not None and peer.spec.greylist is not None:
             deferred = peer.greylisting(self, msg)
             if deferred is not None:  # 4xx at RCPT: no DATA, no transfer, no processing
@@ -640,6 +685,13 @@ class Mta:
             msg.trace.append((hop, self.world.clock(self.env.now - service)))
         peer.accept(msg)
         return Outcome.SUCCESS, decided.reply, Stage.DOT
+
+    def blocklisted(self, client: Mta) -> Reply | None:
+        """Our reject_rbl_client answer to ``client``, or None when it is on no list."""
+        for blocklist in self.spec.dnsbl:
+            if client.spec.address in self.world.blocklists.get(blocklist, ()):
+                return blocklist_reply(client.spec.address, blocklist)
+        return None
 
     def greylisting(self, client: Mta, msg: Message) -> Reply | None:
         """postgrey's answer (sim.policy.greylist) to a recipient our policy accepted.
