@@ -87,6 +87,18 @@ def register(sub: Any) -> None:
     )
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(handler=_check)
+    matrix = tsub.add_parser(
+        "matrix",
+        help="every sender setup against every STARTTLS attack: who gets read, who defers",
+        description=(
+            "Decide, with the real TLS policy module, each sender setup (may, encrypt, "
+            "verify, dane, mta-sts-testing, mta-sts-enforce) against each man-in-the-middle "
+            "attack (strip, starttls-4xx, starttls-5xx, intercept, intercept with a trusted "
+            "certificate for another name); print the table, optionally draw the heatmap."
+        ),
+    )
+    matrix.add_argument("--out", type=Path, metavar="PNG", help="also draw the heatmap here")
+    matrix.set_defaults(handler=_matrix)
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
@@ -181,3 +193,42 @@ def _print(verdict: Verdict, policy: TlsPolicy, facts: ConnectionFacts, out: Tex
     print(f"  why:     {verdict.reason}", file=out)
     if verdict.tlsrpt is not None:
         print(f"  TLS-RPT: {verdict.tlsrpt.value}", file=out)
+
+
+def _matrix(args: argparse.Namespace, out: TextIO) -> int:
+    """Test certificates from one CA: the real MX's, a forged self-signed one, and one
+    the same CA issued for another name (what a trusted-CA interceptor could hold)."""
+    from datetime import UTC, datetime
+
+    from sim.policy.certs import make_ca, make_leaf, make_self_signed
+    from sim.policy.tls_attacks import outcome_matrix, render_markdown
+
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2035, 1, 1, tzinfo=UTC)
+    ca = make_ca(not_before=start, not_after=end)
+    server = make_leaf(ca, ["mx.example.com"], not_before=start, not_after=end)
+    forged = make_self_signed(["mx.example.com"], not_before=start, not_after=end)
+    other = make_leaf(ca, ["mail.attacker.example"], not_before=start, not_after=end)
+    cells = outcome_matrix(
+        datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        server_chain=(server.certificate, ca.certificate),
+        trust_anchors=(ca.certificate,),
+        attacker_chain=(forged.certificate,),
+        attacker_trusted_chain=(other.certificate, ca.certificate),
+    )
+    out.write(render_markdown(cells).rstrip() + "\n")
+    if args.out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        from sim.plots.attacks import plot_tls_attack_matrix
+
+        fig = Figure(figsize=(11.0, 6.0), layout="constrained")
+        plot_tls_attack_matrix(cells, ax=fig.add_subplot())
+        try:
+            fig.savefig(args.out, dpi=110)
+        except OSError as exc:
+            raise InputError(f"{args.out}: cannot write ({exc.strerror})") from None
+        print(f"wrote {args.out}", file=out)
+    return 0
