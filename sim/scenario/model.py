@@ -218,6 +218,15 @@ class MtaModel(_Model):
         description="a sender setup from sim.policy.tls_attacks (dane: a secure TLSA record "
         "of the peer; mta-sts-*: a policy listing it); replaces tls_level",
     )
+    mailboxes: int | None = Field(
+        default=None,
+        ge=0,
+        description="valid users user1..userN of its domains and relay_domains; others get "
+        "550 5.1.1 at RCPT (default: every user accepted)",
+    )
+    spam_filter: bool = Field(
+        default=False, description="a content filter that rejects spam at the end of DATA"
+    )
     dnsbl: list[str] = Field(
         default_factory=list,
         description="blocklists it consults: mail from a listed client is refused (554 5.7.1)",
@@ -472,6 +481,10 @@ class SpammerModel(_Model):
     listed_after: Duration = Field(
         default=3600.0, description="from the start of the spam run to the relay's listing"
     )
+    probe: bool = Field(
+        default=True,
+        description="probe for an open relay first; false: spam the targets (their own MX)",
+    )
 
 
 class StripperModel(_Model):
@@ -596,6 +609,8 @@ class Scenario(_Model):
             greylist=None if mta.greylist is None else mta.greylist.build(),
             dnsbl=tuple(mta.dnsbl),
             tls_setup=mta.tls_setup,
+            mailboxes=mta.mailboxes,
+            spam_filter=mta.spam_filter,
             service_time=mta.service_time,
             retry=mta.retry.build(),
             relayhost=mta.relayhost,
@@ -640,6 +655,7 @@ class Scenario(_Model):
                     size=s.size,
                     blocklist=s.blocklist,
                     listed_after=s.listed_after,
+                    probe=s.probe,
                 )
                 for name, s in self.spammers.items()
             ),

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from sim.world.mta import Mta
 
 __all__ = [
+    "BACKSCATTER_TAG",
     "SPAM_TAG",
     "SpammerSpec",
     "StripperSpec",
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 SPAM_TAG = "spam"
+BACKSCATTER_TAG = "backscatter"  # a DSN of spam, sent to the forged sender
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class SpammerSpec:
     size: int = 8_000
     blocklist: str | None = None  # the blocklist that notices the relay's spam
     listed_after: float = 3600.0  # from the start of the campaign to the listing
+    probe: bool = True  # False: no relay tests, spam the targets directly (their own MX)
 
     def __post_init__(self) -> None:
         if self.rate <= 0:
@@ -130,12 +133,15 @@ def submit(world: World, client_ip: str, client_name: str, target: Mta, msg: Any
         queue_ids=target.queue_ids,
     )
     events = converse(client, server)
-    result = client.results[0]
+    reply = client.results[0].reply
     if any(isinstance(e, MessageReceived) for e in events):
-        target.accept(msg)
-    else:
-        world.ledger.reject(msg.msg_id, world.env.now, target.name, result.reply.line())
-    return result.reply
+        screened = target.screen(client_ip, msg) if target.screens else None
+        if screened is None:
+            target.accept(msg)
+            return reply
+        reply = screened[0]
+    world.ledger.reject(msg.msg_id, world.env.now, target.name, reply.line())
+    return reply
 
 
 def run_spammer(world: World, spec: SpammerSpec) -> Generator[simpy.Event, Any, None]:
@@ -146,6 +152,10 @@ def run_spammer(world: World, spec: SpammerSpec) -> Generator[simpy.Event, Any, 
     client = ClientFacts(address=spec.address, name=f"{spec.name}.invalid")
     for name in spec.targets:
         target = world.mtas[name.lower()]
+        if not spec.probe:  # mail for the target's own domains: no relay needed
+            world.log("attack", target.name, 0, f"{spec.name}: spam run starts")
+            world.env.process(_campaign(world, spec, target))
+            continue
         report = probe(target.policy, client, target.name, target.spec.address)
         for result in report.results:
             verdict = "relayed" if result.relayed else "refused"
@@ -174,10 +184,12 @@ def _campaign(world: World, spec: SpammerSpec, relay: Mta) -> Generator[simpy.Ev
         msg = world.new_message(spec.sender, rng.choice(spec.victims), spec.size)
         msg.tag = SPAM_TAG
         reply = submit(world, spec.address, f"{spec.name}.invalid", relay, msg)
-        if reply.code < 300:
+        if reply.code >= 300:
+            world.attack_counts["spam_refused"] += 1
+        elif spec.probe:
             world.attack_counts["relayed_spam"] += 1
         else:
-            world.attack_counts["spam_refused"] += 1
+            world.attack_counts["spam_accepted"] += 1
 
 
 def _listing(

@@ -49,7 +49,7 @@ from sim.policy.trace import HopFacts, build_received
 from sim.smtp.client import ClientDialogue, TlsChoice
 from sim.smtp.pair import converse
 from sim.smtp.server import MessageReceived, ServerConfig, ServerDialogue
-from sim.world.attackers import blocklist_reply
+from sim.world.attackers import BACKSCATTER_TAG, SPAM_TAG, blocklist_reply
 from sim.world.destinations import Destination, suspended_reply
 from sim.world.dns import Resolver
 from sim.world.network import Unreachable
@@ -60,6 +60,7 @@ TLS_INFO = TLSInfo(
 
 
 NO_MX_REACHABLE = Reply(451, "4.4.1", "no MX host reachable")
+SPAM_REJECTED = Reply(554, "5.7.1", "Message content rejected: spam")
 
 
 def verdict_label(verdict: TlsVerdict) -> str:
@@ -102,6 +103,8 @@ class MtaSpec:
     greylist: GreylistConfig | None = None  # a postgrey policy service on its RCPT stage
     dnsbl: tuple[str, ...] = ()  # blocklists it consults (Postfix reject_rbl_client)
     tls_setup: str | None = None  # a sim.policy.tls_attacks sender setup (dane, ...)
+    mailboxes: int | None = None  # valid users user1..userN (None: any user is accepted)
+    spam_filter: bool = False  # a content filter that rejects spam at the end of DATA
 
     def __post_init__(self) -> None:
         TlsLevel.from_text(self.tls_level)  # raises ValueError naming the levels
@@ -259,6 +262,7 @@ class Mta:
         self.held: set[int] = set()
         self.rng = world.stream(f"mta:{spec.name}")
         self.domains = {d.lower() for d in spec.domains}
+        self.relay_domains = {d.lower() for d in spec.relay_domains}
         self.server_config = ServerConfig.from_policy(self.policy)
         self.queue_ids = (f"{n:010X}" for n in itertools.count(1))  # per host, like Postfix
         self.resolver = Resolver(world.zones)
@@ -284,6 +288,8 @@ class Mta:
         if msg.domain in self.domains:
             world.ledger.deliver(msg.msg_id, now, self.name)
             world.log("delivered", self.name, msg.msg_id)
+            if msg.tag == BACKSCATTER_TAG:
+                world.attack_counts["backscatter_bounces"] += 1
             if not msg.is_dsn and not msg.tag:  # DSNs and spam are not the mail's latency
                 world.latencies.append(now - msg.injected_at)
             if not msg.is_dsn and world.wants_sample("msg"):
@@ -458,6 +464,8 @@ class Mta:
         size = len(data) if data is not None else len(original) + self._dsn_overhead[kind]
         dsn = world.new_message("", msg.sender, size, is_dsn=True)
         dsn.data, dsn.build = data, build
+        if msg.tag == SPAM_TAG:
+            dsn.tag = BACKSCATTER_TAG  # a bounce of spam goes to whoever it claimed to be
         world.log("dsn", self.name, dsn.msg_id, f"{kind.value} notice for message {msg.msg_id}")
         if data is not None:
             world.keep_sample(sample, dsn.msg_id, data)
@@ -644,18 +652,13 @@ class Mta:
         """One SMTP session with ``peer``; None when the peer went down meanwhile."""
         choice = TlsChoice.STARTTLS if verdict.outcome is TlsOutcome.TLS else TlsChoice.PLAINTEXT
         decided = self.dialogue(msg, peer, choice, rtt)
-        if peer.spec.dnsbl:
-            listed = peer.blocklisted(self)
-            if listed is not None:  # reject_rbl_client: 554 at RCPT, no DATA
-                commands = 5 if decided.tls else 3
-                decided = Decided(commands, Outcome.PERMANENT, listed, None, False, Stage.RCPT)
-                kind = "spam_blocked" if msg.tag else "legit_rejected_due_to_blocklist"
-                self.world.attack_counts[kind] += 1
-        if decided.queue_id is not None and peer.spec.greylist is not None:
-            deferred = peer.greylisting(self, msg)
-            if deferred is not None:  # 4xx at RCPT: no DATA, no transfer, no processing
-                commands = 5 if decided.tls else 3  # (EHLO, STARTTLS,) EHLO, MAIL, RCPT
-                decided = Decided(commands, Outcome.TEMPORARY, deferred, None, False, Stage.RCPT)
+        if decided.queue_id is not None and peer.screens:
+            screened = peer.screen(self.spec.address, msg)
+            if screened is not None:  # refused at RCPT (no DATA) or at the end of DATA
+                reply, stage = screened
+                commands = (5 if decided.tls else 3) + (2 if stage is Stage.DOT else 0)
+                outcome = Outcome.TEMPORARY if reply.code < 500 else Outcome.PERMANENT
+                decided = Decided(commands, outcome, reply, None, False, stage)
         service, transfer = 0.0, 0.0
         if decided.queue_id is not None:
             if peer.spec.service_time:
@@ -686,14 +689,53 @@ class Mta:
         peer.accept(msg)
         return Outcome.SUCCESS, decided.reply, Stage.DOT
 
-    def blocklisted(self, client: Mta) -> Reply | None:
-        """Our reject_rbl_client answer to ``client``, or None when it is on no list."""
+    @property
+    def screens(self) -> bool:
+        """Whether mail the relay policy accepts meets further checks here."""
+        spec = self.spec
+        return bool(spec.dnsbl or spec.greylist or spec.mailboxes is not None or spec.spam_filter)
+
+    def screen(self, client_ip: str, msg: Message) -> tuple[Reply, Stage] | None:
+        """The checks after the relay policy, in Postfix's order, for a message our
+        policy accepted: reject_rbl_client, the recipient tables, the greylisting policy
+        service (all at RCPT), then the content filter at the end of DATA."""
+        counts = self.world.attack_counts
         for blocklist in self.spec.dnsbl:
-            if client.spec.address in self.world.blocklists.get(blocklist, ()):
-                return blocklist_reply(client.spec.address, blocklist)
+            if client_ip in self.world.blocklists.get(blocklist, ()):
+                counts["spam_blocked" if msg.tag else "legit_rejected_due_to_blocklist"] += 1
+                return blocklist_reply(client_ip, blocklist), Stage.RCPT
+        unknown = self.unknown_user(msg)
+        if unknown is not None:
+            if msg.tag:
+                counts["spam_rejected_unknown_user"] += 1
+            return unknown, Stage.RCPT
+        if self.spec.greylist is not None:
+            deferred = self.greylisting(client_ip, msg)
+            if deferred is not None:
+                return deferred, Stage.RCPT
+        if self.spec.spam_filter and msg.tag == SPAM_TAG:
+            counts["spam_filtered"] += 1
+            return SPAM_REJECTED, Stage.DOT
         return None
 
-    def greylisting(self, client: Mta, msg: Message) -> Reply | None:
+    def unknown_user(self, msg: Message) -> Reply | None:
+        """550 5.1.1 for a recipient not among our ``mailboxes`` (user1..userN), as
+        Postfix's local_recipient_maps / relay_recipient_maps answer at RCPT."""
+        boxes = self.spec.mailboxes
+        if boxes is None:
+            return None
+        local = msg.domain in self.domains
+        if not local and msg.domain not in self.relay_domains:
+            return None
+        user = msg.recipient.rpartition("@")[0].lower()
+        number = user.removeprefix("user")
+        if user.startswith("user") and number.isdigit() and 1 <= int(number) <= boxes:
+            return None
+        table = "local" if local else "relay"
+        reason = f"Recipient address rejected: User unknown in {table} recipient table"
+        return Reply(550, "5.1.1", f"<{msg.recipient}>: {reason}")
+
+    def greylisting(self, client_ip: str, msg: Message) -> Reply | None:
         """postgrey's answer (sim.policy.greylist) to a recipient our policy accepted.
 
         Postfix asks the policy service after reject_unauth_destination, so only mail
@@ -701,8 +743,8 @@ class Mta:
         """
         config = self.spec.greylist
         assert config is not None
-        key = triplet(client.spec.address, msg.sender, msg.recipient, config)
-        decision = check(self.greylist_db, key, client.spec.address, self.env.now, config)
+        key = triplet(client_ip, msg.sender, msg.recipient, config)
+        decision = check(self.greylist_db, key, client_ip, self.env.now, config)
         if decision.reply is None:
             return None
         self.world.log("greylisted", self.name, msg.msg_id, decision.reason.value)
