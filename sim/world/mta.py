@@ -290,6 +290,8 @@ class Mta:
             world.log("delivered", self.name, msg.msg_id)
             if msg.tag == BACKSCATTER_TAG:
                 world.attack_counts["backscatter_bounces"] += 1
+            elif msg.tag == SPAM_TAG and not msg.is_dsn:
+                world.attack_counts["spam_delivered"] += 1  # in a mailbox
             if not msg.is_dsn and not msg.tag:  # DSNs and spam are not the mail's latency
                 world.latencies.append(now - msg.injected_at)
             if not msg.is_dsn and world.wants_sample("msg"):
