@@ -40,7 +40,7 @@ from sim.scenario.units import (
     parse_duration,
     parse_rate,
 )
-from sim.world.attackers import SpammerSpec, StripperSpec
+from sim.world.attackers import SpammerSpec, SpooferSpec, StripperSpec
 from sim.world.clients import Burst
 from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, WorldSpec
 from sim.world.faults import infer_kind
@@ -223,6 +223,9 @@ class MtaModel(_Model):
         ge=0,
         description="valid users user1..userN of its domains and relay_domains; others get "
         "550 5.1.1 at RCPT (default: every user accepted)",
+    )
+    dnssec_validate: bool = Field(
+        default=False, description="its resolver validates DNSSEC: forged answers fail"
     )
     spam_filter: bool = Field(
         default=False, description="a content filter that rejects spam at the end of DATA"
@@ -487,6 +490,17 @@ class SpammerModel(_Model):
     )
 
 
+class SpooferModel(_Model):
+    """A DNS cache poisoner at one MTA's resolver."""
+
+    resolver: str = Field(description="the MTA whose resolver it poisons")
+    domain: str = Field(description="the domain whose MX it forges")
+    mx: str = Field(description="the host the forged MX points to (the attacker's MTA)")
+    at: Duration = Field(default=0.0, description="when the poisoning starts")
+    stop: Duration | None = Field(default=None, description="when it stops forging")
+    ttl: int = Field(default=3600, ge=1, description="TTL of the forged answer (seconds)")
+
+
 class StripperModel(_Model):
     """A man in the middle on one link, against STARTTLS."""
 
@@ -518,6 +532,9 @@ class Scenario(_Model):
     )
     sources: dict[str, SourceModel] = Field(default_factory=dict, description="traffic sources")
     faults: list[FaultModel] = Field(default_factory=list, description="the fault timeline")
+    spoofers: dict[str, SpooferModel] = Field(
+        default_factory=dict, description="DNS cache poisoners (forged MX answers)"
+    )
     strippers: dict[str, StripperModel] = Field(
         default_factory=dict, description="men in the middle on links (STARTTLS attacks)"
     )
@@ -611,6 +628,7 @@ class Scenario(_Model):
             tls_setup=mta.tls_setup,
             mailboxes=mta.mailboxes,
             spam_filter=mta.spam_filter,
+            dnssec_validate=mta.dnssec_validate,
             service_time=mta.service_time,
             retry=mta.retry.build(),
             relayhost=mta.relayhost,
@@ -637,6 +655,10 @@ class Scenario(_Model):
             services=tuple(
                 ServiceSpec(name, tuple(s.members), s.mode, s.shared_queue)
                 for name, s in self.services.items()
+            ),
+            spoofers=tuple(
+                SpooferSpec(name, s.resolver, s.domain, s.mx, s.at, s.stop, s.ttl)
+                for name, s in self.spoofers.items()
             ),
             strippers=tuple(
                 StripperSpec(name, s.a, s.b, s.attack, s.at, s.stop)

@@ -38,9 +38,11 @@ __all__ = [
     "BACKSCATTER_TAG",
     "SPAM_TAG",
     "SpammerSpec",
+    "SpooferSpec",
     "StripperSpec",
     "blocklist_reply",
     "run_spammer",
+    "run_spoofer",
     "run_stripper",
     "submit",
 ]
@@ -84,6 +86,45 @@ def run_stripper(world: World, spec: StripperSpec) -> Generator[simpy.Event, Any
         yield world.env.timeout(max(0.0, spec.stop - world.env.now))
         del world.strippers[link]
         world.log("attack", spec.name, 0, f"{spec.attack} on {spec.a}-{spec.b} ends")
+
+
+@dataclass(frozen=True)
+class SpooferSpec:
+    """A DNS cache poisoner: from ``at`` the resolver of MTA ``resolver`` answers the
+    MX query for ``domain`` with ``mx`` (a host the attacker runs), for ``ttl`` seconds
+    a time, until ``stop``.  A validating resolver (the MTA's ``dnssec_validate``)
+    rejects the forgery when ``domain``'s zone is signed: the lookup fails (SERVFAIL)
+    and the mail waits instead of going to the attacker."""
+
+    name: str
+    resolver: str
+    domain: str
+    mx: str
+    at: float = 0.0
+    stop: float | None = None
+    ttl: int = 3600
+
+
+def run_spoofer(world: World, spec: SpooferSpec) -> Generator[simpy.Event, Any, None]:
+    """Poison the resolver at ``at``; stop forging at ``stop`` (the cache keeps it)."""
+    import dns.name
+    import dns.rdatatype
+    import dns.rrset
+
+    from sim.policy.mx import AnswerKind, DnsAnswer, Query
+
+    mta = world.mtas[spec.resolver.lower()]
+    query = Query(dns.name.from_text(spec.domain), dns.rdatatype.MX)
+    rrset = dns.rrset.from_text(spec.domain, spec.ttl, "IN", "MX", f"10 {spec.mx.rstrip('.')}.")
+    world.attacker_hosts.add(spec.mx.rstrip(".").lower())
+    yield world.env.timeout(spec.at)
+    mta.resolver.forged[query] = DnsAnswer(AnswerKind.ANSWER, rrset)
+    mta.resolver.cache.pop(query, None)  # the poison replaces what was cached
+    world.log("attack", mta.name, 0, f"{spec.name}: MX of {spec.domain} forged to {spec.mx}")
+    if spec.stop is not None:
+        yield world.env.timeout(max(0.0, spec.stop - world.env.now))
+        mta.resolver.forged.pop(query, None)
+        world.log("attack", mta.name, 0, f"{spec.name}: stops forging {spec.domain}")
 
 
 def blocklist_reply(client_ip: str, blocklist: str) -> Reply:

@@ -37,6 +37,8 @@ class Resolver:
     lookups: int = 0
     hits: int = 0
     valid_until: float = float("inf")  # earliest expiry among answers since mark()
+    validating: bool = False  # checks DNSSEC: a forged answer in a signed zone is bogus
+    forged: dict[Query, DnsAnswer] = field(default_factory=dict)  # a poisoner's answers
 
     def mark(self) -> None:
         """Start a resolution: ``valid_until`` will say how long its answers hold."""
@@ -53,6 +55,8 @@ class Resolver:
         if self.failing is not None:
             self.valid_until = now  # a failure is never reused
             return DnsAnswer(self.failing)
+        if query in self.forged:
+            return self._forged(query, now)
         answer = self.zones.lookup(query)
         ttl = self._ttl(query, answer)
         if ttl is None:
@@ -60,6 +64,19 @@ class Resolver:
         else:
             self.cache[query] = (answer, now + ttl)
             self.valid_until = min(self.valid_until, now + ttl)
+        return answer
+
+    def _forged(self, query: Query, now: float) -> DnsAnswer:
+        """A spoofed answer: cached like a real one, unless DNSSEC validation sees that
+        it does not verify in a signed zone (bogus: SERVFAIL, RFC 4035 §5.5)."""
+        zone = self.zones.zone_for(query.name)
+        if self.validating and zone is not None and zone.origin in self.zones.signed:
+            self.valid_until = now
+            return DnsAnswer(AnswerKind.SERVFAIL)
+        answer = self.forged[query]
+        ttl = float(answer.rrset.ttl) if answer.rrset is not None else self.negative_ttl
+        self.cache[query] = (answer, now + ttl)
+        self.valid_until = min(self.valid_until, now + ttl)
         return answer
 
     def _ttl(self, query: Query, answer: DnsAnswer) -> float | None:

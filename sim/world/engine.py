@@ -27,7 +27,14 @@ from cryptography import x509
 from sim.policy.certs import make_ca, make_leaf, make_self_signed
 from sim.policy.tls_attacks import Attack
 from sim.policy.zones import ZoneSet
-from sim.world.attackers import SpammerSpec, StripperSpec, run_spammer, run_stripper
+from sim.world.attackers import (
+    SpammerSpec,
+    SpooferSpec,
+    StripperSpec,
+    run_spammer,
+    run_spoofer,
+    run_stripper,
+)
 from sim.world.clients import SourceSpec, traffic
 from sim.world.faults import FaultSpec, run_fault
 from sim.world.ledger import Ledger
@@ -56,6 +63,7 @@ class WorldSpec:
     services: tuple[ServiceSpec, ...] = ()  # names that stand for several MTAs
     spammers: tuple[SpammerSpec, ...] = ()  # open-relay hunters (sim.world.attackers)
     strippers: tuple[StripperSpec, ...] = ()  # men in the middle on links
+    spoofers: tuple[SpooferSpec, ...] = ()  # DNS cache poisoners
 
     def expected_messages(self, until: float) -> float:
         """About how many messages the sources submit in ``until`` seconds (no DSNs)."""
@@ -111,6 +119,7 @@ class World:
         self.blocklists: dict[str, set[str]] = {}  # name -> listed addresses
         self.strippers: dict[frozenset[str], Attack] = {}  # links with a man in the middle
         self._attacker_chain: tuple[x509.Certificate, ...] | None = None
+        self.attacker_hosts: set[str] = set()  # MTAs run by an attacker (mail diverted)
         self.samples: list[tuple[float, str, int, int, int]] = []
         self.transcripts: dict[str, str] = {}
         self._transcript_kinds: Counter[str] = Counter({"session": 0, "failed": 0})
@@ -152,6 +161,10 @@ class World:
                 if target.lower() not in self.mtas:
                     raise ValueError(f"spammer {spammer.name}: unknown target {target!r}")
             self.env.process(run_spammer(self, spammer))
+        for spoofer in spec.spoofers:
+            if spoofer.resolver.lower() not in self.mtas:
+                raise ValueError(f"spoofer {spoofer.name}: unknown resolver {spoofer.resolver!r}")
+            self.env.process(run_spoofer(self, spoofer))
         for stripper in spec.strippers:
             if not self.network.graph.has_edge(stripper.a, stripper.b):
                 raise ValueError(f"stripper {stripper.name}: no link {stripper.a}-{stripper.b}")

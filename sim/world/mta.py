@@ -105,6 +105,7 @@ class MtaSpec:
     tls_setup: str | None = None  # a sim.policy.tls_attacks sender setup (dane, ...)
     mailboxes: int | None = None  # valid users user1..userN (None: any user is accepted)
     spam_filter: bool = False  # a content filter that rejects spam at the end of DATA
+    dnssec_validate: bool = False  # its resolver validates DNSSEC (bogus -> SERVFAIL)
 
     def __post_init__(self) -> None:
         TlsLevel.from_text(self.tls_level)  # raises ValueError naming the levels
@@ -265,7 +266,7 @@ class Mta:
         self.relay_domains = {d.lower() for d in spec.relay_domains}
         self.server_config = ServerConfig.from_policy(self.policy)
         self.queue_ids = (f"{n:010X}" for n in itertools.count(1))  # per host, like Postfix
-        self.resolver = Resolver(world.zones)
+        self.resolver = Resolver(world.zones, validating=spec.dnssec_validate)
         self._destinations: dict[str, Destination] = {}
         self._mx_cache: dict[str, tuple[MXResult, float]] = {}
         self.tls_policy = TlsPolicy(TlsLevel.from_text(spec.tls_level))
@@ -288,6 +289,8 @@ class Mta:
         if msg.domain in self.domains:
             world.ledger.deliver(msg.msg_id, now, self.name)
             world.log("delivered", self.name, msg.msg_id)
+            if self.name.lower() in world.attacker_hosts and not msg.is_dsn:
+                world.attack_counts["diverted_to_attacker"] += 1
             if msg.tag == BACKSCATTER_TAG:
                 world.attack_counts["backscatter_bounces"] += 1
             elif msg.tag == SPAM_TAG and not msg.is_dsn:
