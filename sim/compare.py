@@ -72,9 +72,13 @@ class Comparison:
                     "deepest_queue": deepest,
                     "queue_peak": peaks.get(deepest, 0),
                     "message_hours_waiting": float(waiting_hours(result).sum()),
+                    **{f"attack_{k}": v for k, v in sorted((s.get("attack") or {}).items())},
                 }
             )
-        return pd.DataFrame(rows).set_index("scenario")
+        table = pd.DataFrame(rows).set_index("scenario")
+        attack = [c for c in table.columns if c.startswith("attack_")]
+        table[attack] = table[attack].fillna(0).astype(int)
+        return table
 
 
 def _label(source: Scenario | str | Path) -> str:

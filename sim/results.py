@@ -345,6 +345,13 @@ def print_summary(result: RunResult, out: TextIO, *, title: str | None = None) -
     else:
         print("  (no samples)", file=out)
 
+    attack = s.get("attack") or {}
+    if attack:
+        print("\nattacks (what the attackers tried and got)", file=out)
+        aw = max(len(str(k)) for k in attack)
+        for key, value in sorted(attack.items()):
+            print(f"  {key!s:<{aw}}  {value:>8}", file=out)
+
     windows = fault_windows(result)
     if windows:
         print("\nfaults", file=out)

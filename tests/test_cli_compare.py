@@ -36,3 +36,20 @@ def test_compare_reports_a_bad_scenario_in_one_line(
     assert main(["compare", str(bad), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("relaysim: error: ") and "mtas" in err
+
+
+def test_compare_a_scenario_with_its_defence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = str(FOLDER.parent / "attacks" / "backscatter.yaml")
+    args = ["compare", scenario, "--until", "30m", "--out", str(tmp_path)]
+    assert main([*args, "--defence", "mtas.mx.example.com.mailboxes=500"]) == 0
+    table = pd.read_csv(tmp_path / "compare.csv", index_col="scenario")
+    assert list(table.index) == ["backscatter", "backscatter + defence"]
+    bounces = table["attack_backscatter_bounces"]
+    assert bounces["backscatter"] > 500 and bounces["backscatter + defence"] == 0
+    assert (tmp_path / "compare-attacks.png").is_file()
+    assert "wrote 5 files" in capsys.readouterr().out
+    two = ["compare", scenario, str(FOLDER / "store-and-forward.yaml"), "--defence", "x=1"]
+    assert main([*two, "--out", str(tmp_path)]) == 2
+    assert "give one file" in capsys.readouterr().err

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
+from sim.errors import InputError
 from sim.results import save_figure
 
 __all__ = ["register"]
@@ -38,6 +39,13 @@ def register(sub: Any) -> None:
         metavar="KEY=VALUE",
         help="override a setting in every scenario (repeatable)",
     )
+    cmd.add_argument(
+        "--defence",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with one scenario: also run it with these settings and compare (repeatable)",
+    )
     cmd.add_argument("--out", type=Path, default=Path("runs/compare"), metavar="DIR")
     cmd.add_argument("--no-plots", action="store_true", help="only the table and compare.csv")
     cmd.set_defaults(handler=_compare)
@@ -50,11 +58,21 @@ def _compare(args: argparse.Namespace, out: TextIO) -> int:
 
     until = parse_until(args.until) if args.until is not None else None
     names = [p.stem for p in args.scenarios]
+    labels: dict[str, Any]
     if len(set(names)) != len(names):
         labels = {str(p): p for p in args.scenarios}
     else:
         labels = dict(zip(names, args.scenarios, strict=True))
     try:
+        if args.defence:
+            if len(args.scenarios) != 1:
+                raise InputError("--defence compares one scenario with itself: give one file")
+            from sim.scenario import load_scenario
+
+            path = args.scenarios[0]
+            base = load_scenario(path, overrides=tuple(args.overrides))
+            defended = load_scenario(path, overrides=(*args.overrides, *args.defence))
+            labels = {path.stem: base, f"{path.stem} + defence": defended}
         comparison = compare(labels, seed=args.seed, until=until, overrides=args.overrides)
     except ScenarioError as exc:
         from sim.commands.run import _print_problems
@@ -72,6 +90,7 @@ def _compare(args: argparse.Namespace, out: TextIO) -> int:
         from matplotlib.figure import Figure
 
         from sim.plots.compare import (
+            plot_compare_attacks,
             plot_compare_latency,
             plot_compare_queues,
             plot_compare_waiting,
@@ -79,7 +98,10 @@ def _compare(args: argparse.Namespace, out: TextIO) -> int:
 
         queues = plot_compare_queues(comparison)
         written.append(save_figure(queues, args.out / "compare-queues.png"))
-        for name, draw in (("latency", plot_compare_latency), ("waiting", plot_compare_waiting)):
+        plots = [("latency", plot_compare_latency), ("waiting", plot_compare_waiting)]
+        if any(c.startswith("attack_") for c in table.columns):
+            plots.append(("attacks", plot_compare_attacks))
+        for name, draw in plots:
             fig = Figure(figsize=(10.0, 5.5), layout="constrained")
             draw(comparison, ax=fig.add_subplot())
             written.append(save_figure(fig, args.out / f"compare-{name}.png"))

@@ -19,7 +19,12 @@ from sim.plots.world import _axes, draw_latency_cdfs, plot_queue_depth
 if TYPE_CHECKING:
     from sim.compare import Comparison
 
-__all__ = ["plot_compare_latency", "plot_compare_queues", "plot_compare_waiting"]
+__all__ = [
+    "plot_compare_attacks",
+    "plot_compare_latency",
+    "plot_compare_queues",
+    "plot_compare_waiting",
+]
 
 
 def plot_compare_queues(comparison: Comparison, *, fig: Figure | None = None) -> Figure:
@@ -30,7 +35,8 @@ def plot_compare_queues(comparison: Comparison, *, fig: Figure | None = None) ->
     for ax, (label, result) in zip(axes, comparison.results.items(), strict=True):
         plot_queue_depth(result, ax=ax)
         ax.set_title(f"{label}: messages queued per host")
-        ax.legend(loc="upper right", fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper right", fontsize=7)
     for ax in axes[:-1]:
         ax.set_xlabel("")
     fig.suptitle("Queue depth per host, scenario by scenario")
@@ -82,5 +88,32 @@ def plot_compare_waiting(comparison: Comparison, *, ax: Axes | None = None) -> A
         ax.legend(title="queue of", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         ax.text(0.5, 0.5, "no message ever waited in a queue", transform=ax.transAxes)
+    ax.grid(axis="x", linestyle=":", linewidth=0.5)
+    return ax
+
+
+def plot_compare_attacks(comparison: Comparison, *, ax: Axes | None = None) -> Axes:
+    """The attack counts of each scenario side by side: what succeeded without a
+    defence and what the defence stopped (one group of bars per count)."""
+    table = comparison.table()
+    columns = [c for c in table.columns if c.startswith("attack_")]
+    ax = _axes(ax, (10.0, 1.5 + 0.45 * max(len(columns), 1) * len(table)))
+    if not columns:
+        ax.text(0.5, 0.5, "no attacks in these runs", transform=ax.transAxes, ha="center")
+        return ax
+    labels = list(table.index)
+    height = 0.8 / len(labels)
+    y = np.arange(len(columns))[::-1]
+    palette = colormaps["tab10"]
+    for i, label in enumerate(labels):
+        values = table.loc[label, columns].to_numpy(dtype=float)
+        offset = (len(labels) - 1) / 2 - i
+        bars = ax.barh(y + offset * height, values, height=height, color=palette(i), label=label)
+        ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], padding=3, fontsize=8)
+    ax.set_yticks(y, [c.removeprefix("attack_").replace("_", " ") for c in columns])
+    ax.set_xlabel("count over the run (messages, probes, bounces)")
+    ax.set_title("What the attack achieved, scenario by scenario")
+    ax.set_xlim(0, float(table[columns].to_numpy().max()) * 1.2 or 1)
+    ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", linestyle=":", linewidth=0.5)
     return ax
