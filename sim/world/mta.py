@@ -291,6 +291,7 @@ class Mta:
             world.log("delivered", self.name, msg.msg_id)
             if self.name.lower() in world.attacker_hosts and not msg.is_dsn:
                 world.attack_counts["diverted_to_attacker"] += 1
+                world.log("attack", self.name, msg.msg_id, f"diverted: {msg.recipient}")
             if msg.tag == BACKSCATTER_TAG:
                 world.attack_counts["backscatter_bounces"] += 1
             elif msg.tag == SPAM_TAG and not msg.is_dsn:

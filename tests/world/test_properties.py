@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.policy.retry_schedules import PostfixSchedule
+from sim.world.attackers import SpammerSpec, StripperSpec
 from sim.world.engine import FaultSpec, LinkSpec, SourceSpec, World, WorldSpec
 from sim.world.mta import MtaSpec
 from sim.world.network import Latency, LatencyKind
@@ -34,6 +35,7 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
                 bounce_queue_lifetime=1800.0,
             ),
             domains=("sender.org",),
+            tls_level=draw(st.sampled_from(["may", "encrypt", "verify"])),
         )
     ]
     zones = []
@@ -53,6 +55,8 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
                     delivery_slots=draw(st.integers(1, 3)),
                     service_time=draw(st.sampled_from([0.0, 0.5])),
                     retry=PostfixSchedule(maximal_queue_lifetime=3600.0),
+                    dnsbl=("bl.example",) if draw(st.booleans()) else (),
+                    mailboxes=draw(st.sampled_from([None, 1])),
                 )
             )
             links.append(LinkSpec(name, "core", Latency(0.005), loss=0.0))
@@ -87,6 +91,26 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
         ),
         SourceSpec("bounces", "out.sender.org", 0.01, "", recipients),
     )
+    spammers, strippers = [], []
+    if draw(st.booleans()):  # a spammer: relay tests on the sender, or spam to an MX
+        target = draw(st.sampled_from(names))
+        spammers.append(
+            SpammerSpec(
+                "spammer",
+                "203.0.113.66",
+                (target,),
+                tuple(recipients),
+                rate=draw(st.sampled_from([0.05, 0.2])),
+                at=draw(st.floats(0, 1800)),
+                probe=draw(st.booleans()),
+                blocklist="bl.example",
+                listed_after=600.0,
+            )
+        )
+    if draw(st.booleans()):  # a man in the middle on one of the links
+        link = draw(st.sampled_from(links))
+        attack = draw(st.sampled_from(["strip", "starttls-4xx", "intercept"]))
+        strippers.append(StripperSpec("mitm", link.a, link.b, attack, at=draw(st.floats(0, 1800))))
     return WorldSpec(
         tuple(mtas),
         tuple(links),
@@ -95,6 +119,8 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
         faults,
         sample_every=600,
         services=tuple(services),
+        spammers=tuple(spammers),
+        strippers=tuple(strippers),
     )
 
 
