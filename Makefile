@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lab lint typecheck pytest clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP)
 	@echo
 	@echo "# The default scenario: the primary MX is down for 6 hours, the backup MX holds the mail."
 	$(BIN)/relaysim run scenarios/mx-failover.yaml --out runs/mx-failover
+
+# The classroom labs in Jupyter, on this machine only (http://127.0.0.1:8888).
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks
