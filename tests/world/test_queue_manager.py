@@ -180,3 +180,52 @@ def test_a_pool_member_that_would_relay_to_itself_bounces_the_mail() -> None:
     (entry,) = result.messages[result.messages.msg_id == 1].itertuples()
     assert entry.fate == "bounced" and entry.host == "m0.example.com"
     assert entry.reply == "554 5.4.6 mail for example.com loops back to myself"
+
+
+def test_the_observed_postfix_outage_replayed() -> None:
+    """postfix-queue-observed.md: short timers (backoff 15..60 s, scans every 15 s), the
+    only MX refusing for 4 minutes.  Postfix made 88 real attempts and 768 suspended
+    deferrals; the first delivery came 13 s after recovery, the last 58 s after."""
+    retry = PostfixSchedule(
+        minimal_backoff_time=15,
+        maximal_backoff_time=60,
+        queue_run_delay=15,
+        maximal_queue_lifetime=360,
+        bounce_queue_lifetime=360,
+    )
+    spec = WorldSpec(
+        mtas=(
+            MtaSpec(
+                "relay.sender.example",
+                "127.0.0.1",
+                domains=("sender.example",),
+                retry=retry,
+                connect_timeout=0.01,
+            ),
+            MtaSpec("mx.example.net", "127.0.0.2", domains=("example.net",)),
+        ),
+        links=(LinkSpec("relay.sender.example", "mx.example.net", Latency(0.001)),),
+        zones=(
+            ("example.net.zone", "$ORIGIN example.net.\n$TTL 300\n@ MX 10 mx\nmx A 127.0.0.2\n"),
+        ),
+        sources=(
+            SourceSpec(
+                "burst",
+                "relay.sender.example",
+                200 / 60,
+                "a@sender.example",
+                tuple(f"u{i}@example.net" for i in range(50)),
+                count=120,
+            ),
+        ),
+        faults=(FaultSpec(0.0, "mx.example.net", 240.0),),
+    )
+    result = World(spec, seed=1).run(until=900)
+    events = result.events
+    real = int(((events.kind == "connect_failed") & (events.t < 240)).sum())
+    suspended = result.summary["suspended_deferrals"]
+    assert suspended > 5 * real > 0  # observed 768 against 88
+    delivered = events[(events.kind == "delivered") & (events.host == "mx.example.net")]
+    assert delivered.t.min() - 240 <= 15 + 15  # at the next scan after the dead time
+    assert delivered.t.max() - 240 <= 2 * 60  # within two maximal backoffs
+    assert result.summary["delivered"] >= 120 and result.summary["expired"] == 0
